@@ -1,0 +1,3 @@
+"""Version of costa (single source, read by hatchling)."""
+
+__version__ = "0.1.0"

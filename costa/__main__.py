@@ -1,0 +1,5 @@
+"""``python -m costa`` runs the command line."""
+
+from costa.cli import main
+
+main()

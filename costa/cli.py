@@ -1,0 +1,171 @@
+"""The ``costa`` command line: parse and validate, call the library, print.
+
+Every :class:`costa.errors.CostaError` becomes one line on stderr and exit status 2;
+set ``COSTA_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from costa.__about__ import __version__
+from costa.errors import CostaError, OptionError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="costa: land-cover maps from 20 cm orthophotos with ONNX U-Nets.",
+)
+model_app = typer.Typer(no_args_is_help=True, help="Inspect and export models.")
+app.add_typer(model_app, name="model")
+err = Console(stderr=True)
+out = Console()
+
+# Options shared by several commands, defined once.
+ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="ONNX model with costa metadata.")]
+ProviderOpt = Annotated[str, typer.Option(help="Execution provider: auto, cpu, cuda or tensorrt.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+
+
+def parse_bands(text: str | None) -> tuple[int, ...] | None:
+    """Parse ``--bands 1,2,3,4`` into a tuple of 1-based band numbers.
+
+    >>> parse_bands("4, 1,2")
+    (4, 1, 2)
+    """
+    if text is None:
+        return None
+    try:
+        bands = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise OptionError(
+            f"--bands {text!r}: expected comma-separated band numbers such as 1,2,3,4"
+        ) from None
+    return bands
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tiles"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not enabled,
+        transient=False,
+    )
+
+
+@app.command()
+def predict(
+    src: Annotated[Path, typer.Argument(help="Source raster (GeoTIFF, COG, VRT, JP2...).")],
+    model: ModelOpt,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output land-cover COG.")],
+    tile: Annotated[int | None, typer.Option(help="Tile size in px (default: the model's).")] = None,
+    halo: Annotated[
+        int | None, typer.Option(help="Context px around each tile (default: the model's).")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Tiles per inference call.")] = 4,
+    chunk: Annotated[int, typer.Option(help="Side of the block read and written at once (px).")] = 2048,
+    provider: ProviderOpt = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads for ONNX Runtime.")] = None,
+    confidence: Annotated[bool, typer.Option(help="Add a band with the max class probability (%).")] = False,
+    bands: Annotated[
+        str | None, typer.Option(help="Source bands feeding the model inputs, e.g. 1,2,3,4.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Accept a pixel size far from the model's GSD.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Predict a 16-class land-cover COG from an orthophoto, tile by tile, without seams."""
+    from costa.engine import PredictOptions
+    from costa.engine import predict as run
+
+    opts = PredictOptions(
+        tile=tile,
+        halo=halo,
+        batch=batch,
+        chunk=chunk,
+        provider=provider,  # type: ignore[arg-type]
+        threads=threads,
+        confidence=confidence,
+        bands=parse_bands(bands),
+        force=force,
+    )
+    show = not quiet and err.is_terminal
+    with _progress(show) as bar:
+        task = bar.add_task("predict", total=None)
+        report = run(
+            src,
+            model,
+            out_path,
+            opts,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            warn=lambda msg: err.print(f"[yellow]warning:[/] {msg}"),
+        )
+    if not quiet:
+        err.print(
+            f"wrote {report.out} ({report.width}×{report.height} px) with provider "
+            f"[bold]{report.provider}[/]: {report.mpx_per_s:.2f} Mpx/s through the model, "
+            f"{report.seconds:.1f} s, overlap ×{report.overlap:.2f}, "
+            f"{report.tiles_skipped}/{report.tiles} empty tiles skipped"
+        )
+
+
+@model_app.command("inspect")
+def model_inspect(
+    path: Annotated[Path, typer.Argument(help="ONNX model.")],
+    provider: ProviderOpt = "cpu",
+) -> None:
+    """Show what a model expects and produces (from its metadata)."""
+    import onnxruntime as ort
+
+    from costa.nomenclature import NODATA, by_code
+    from costa.runtime import open_model
+
+    m = open_model(path, provider)  # type: ignore[arg-type]
+    c = m.card
+    names = [("no data" if k == NODATA else by_code(k).fr) for k in c.classes]
+    out.print(f"[bold]{c.name}[/]  {path}  ({path.stat().st_size / 1e6:.1f} MB, sha256 {m.sha256[:16]}…)")
+    out.print(f"  bands          {', '.join(c.bands)} ({c.input_dtype})")
+    out.print(f"  normalisation  mean {list(c.mean)}  std {list(c.std)}")
+    out.print(
+        f"  classes        {len(c.classes)}: "
+        + ", ".join(f"{k} {n}" for k, n in zip(c.classes, names, strict=True))
+    )
+    out.print(f"  GSD            {c.gsd_m} m   tile {c.tile_size}   halo {c.halo}   stride {c.stride}")
+    out.print(f"  input          {m.session.get_inputs()[0].type} {m.session.get_inputs()[0].shape}")
+    out.print(f"  licence        {c.license}   source {c.source}")
+    out.print(
+        f"  providers      available here: {', '.join(ort.get_available_providers())}; "
+        f"this session ran on {m.provider}"
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print costa's version."""
+    out.print(__version__)
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning costa errors into one line."""
+    try:
+        app()
+    except (CostaError, ImportError) as e:  # ImportError: a missing extra, with the install hint
+        if os.environ.get("COSTA_DEBUG"):
+            raise
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""ONNX Runtime sessions: load a model safely, choose a provider, run batches.
+
+Only ONNX files are loaded (never pickles). The provider is chosen at run time,
+TensorRT → CUDA → CPU, and GPU providers are only asked for where their libraries can
+load, so a CPU machine never prints CUDA loading errors. The provider that really runs
+is reported (``Model.provider``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import onnxruntime as ort
+
+from costa.errors import ModelError, ProviderError
+from costa.model_card import ModelCard
+
+__all__ = ["PROVIDERS", "Model", "ProviderName", "gpu_libraries_loadable", "open_model"]
+
+ProviderName = Literal["auto", "cpu", "cuda", "tensorrt"]
+PROVIDERS: dict[str, str] = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+_SHORT = {v: k for k, v in PROVIDERS.items()}
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class Model:
+    """An ONNX segmentation model ready to run: its card, session and provenance."""
+
+    path: Path
+    card: ModelCard
+    session: ort.InferenceSession
+    sha256: str
+
+    @property
+    def provider(self) -> str:
+        """Short name of the provider that runs the graph (``cpu``, ``cuda``, ``tensorrt``)."""
+        first: str = self.session.get_providers()[0]
+        return _SHORT.get(first, first)
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        """Dtype the graph takes (float32, or float16 for fp16 exports)."""
+        return (
+            np.dtype(np.float16) if "float16" in self.session.get_inputs()[0].type else np.dtype(np.float32)
+        )
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Logits ``(N, K, H, W)`` for a normalised float32 batch ``(N, C, H, W)``."""
+        inp = self.session.get_inputs()[0].name
+        (out,) = self.session.run(None, {inp: x.astype(self.input_dtype, copy=False)})
+        return np.asarray(out)
+
+
+def gpu_libraries_loadable(provider: str) -> bool:
+    """True if the NVIDIA driver (and, for TensorRT, libnvinfer) can be loaded here."""
+    libs = ["libcuda.so.1"] + (["libnvinfer.so.10"] if provider == "tensorrt" else [])
+    try:
+        for lib in libs:
+            ctypes.CDLL(lib)
+    except OSError:
+        return False
+    preload = getattr(ort, "preload_dlls", None)  # CUDA/cuDNN from pip wheels (torch ships them)
+    if preload is not None:
+        try:
+            preload()
+        except Exception as e:  # best effort: the session still reports what loaded
+            _log.debug("onnxruntime.preload_dlls failed: %s", e)
+    return True
+
+
+def _providers(request: ProviderName) -> list[Any]:
+    available = ort.get_available_providers()
+    if request != "auto":
+        name = PROVIDERS.get(request)
+        if name is None:
+            raise ProviderError(f"--provider {request!r} is not one of auto, {', '.join(PROVIDERS)}")
+        if name not in available or (request != "cpu" and not gpu_libraries_loadable(request)):
+            raise ProviderError(
+                f"provider {request!r} cannot run here (onnxruntime offers "
+                f"{', '.join(_SHORT.get(p, p) for p in available)}; for GPUs install "
+                "onnxruntime-gpu and an NVIDIA driver); use --provider auto or cpu"
+            )
+        chain = [request] + (["cuda"] if request == "tensorrt" else []) + ["cpu"]
+    else:
+        chain = [
+            p for p in ("tensorrt", "cuda") if PROVIDERS[p] in available and gpu_libraries_loadable(p)
+        ] + ["cpu"]
+    return [_provider_spec(p) for p in dict.fromkeys(chain)]
+
+
+def _provider_spec(short: str) -> Any:
+    if short == "tensorrt":
+        cache = Path(os.environ.get("COSTA_TRT_CACHE", Path.home() / ".cache" / "costa" / "trt"))
+        return (
+            PROVIDERS[short],
+            {"trt_fp16_enable": True, "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache)},
+        )
+    return PROVIDERS[short]
+
+
+def open_model(path: str | Path, provider: ProviderName = "auto", threads: int | None = None) -> Model:
+    """Load an ONNX model, validate its metadata and start a session.
+
+    Args:
+        path: ``.onnx`` file with costa metadata (see :mod:`costa.model_card`).
+        provider: ``auto`` (TensorRT → CUDA → CPU), or one provider, which must be available.
+        threads: CPU threads for ONNX Runtime (default: all cores).
+
+    Raises:
+        ModelError: not an ONNX file. ModelMetadataError: metadata missing or inconsistent.
+        ProviderError: the requested provider cannot run here.
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    data = path.read_bytes()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
+    providers = _providers(provider)
+    try:
+        session = ort.InferenceSession(data, sess_options=opts, providers=providers)
+    except Exception as e:  # ORT raises its own exception types for bad protobufs
+        raise ModelError(
+            f"{path} is not a valid ONNX model ({str(e).strip().splitlines()[0][:200]})"
+        ) from None
+    card = ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map)
+    card.check_graph(_dim(session.get_inputs()[0].shape, 1), _dim(session.get_outputs()[0].shape, 1))
+    return Model(path=path, card=card, session=session, sha256=hashlib.sha256(data).hexdigest())
+
+
+def _dim(shape: list[Any], axis: int) -> int | None:
+    return shape[axis] if len(shape) > axis and isinstance(shape[axis], int) else None

@@ -1,0 +1,155 @@
+r"""Tile planning: where each model input is read and which pixels it writes.
+
+Pure functions on integers; nothing here touches a file.
+
+Per axis, for a raster of length :math:`L`, tile :math:`T`, halo :math:`H` and network
+stride :math:`m` (``T`` and ``H`` multiples of ``m``):
+
+* the raster is padded to :math:`L_p = m\lceil L/m \rceil`, as whole-image inference pads it,
+  and the tile length is :math:`t = \min(T, L_p)` (a tile larger than the raster is one
+  window over the whole raster);
+* tile :math:`k` is read at :math:`r_k = \mathrm{clip}(kS - H,\ 0,\ L_p - t)` with step
+  :math:`S = T - 2H`, for :math:`k = 0 \dots \lceil L/S \rceil - 1` (duplicates dropped).
+  Every origin is a multiple of ``m`` on the raster's own pixel grid, so the network's
+  pooling grid is the same in every tile as in the whole image; edge tiles are shifted
+  inward rather than padded, so they see the raster edge exactly as the whole image does;
+* each pixel is written by exactly one tile, the one in which it sits deepest: the boundary
+  between tiles :math:`k-1` and :math:`k` is the midpoint of their centres,
+  :math:`b_k = (r_{k-1} + r_k + t)/2`. Consecutive reads overlap by at least :math:`2H`,
+  so every written pixel has at least :math:`H` pixels of context on every interior side.
+
+Because a pixel's value depends only on its own tile, the output does not depend on how
+tiles are grouped into chunks or spread over workers.
+
+>>> for span in axis_spans(1000, tile=512, halo=64, stride=32):
+...     print(span)
+Span(read=0, core_start=0, core_stop=416)
+Span(read=320, core_start=416, core_stop=672)
+Span(read=512, core_start=672, core_stop=1000)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from costa.errors import OptionError
+
+__all__ = ["Box", "Span", "Tile", "axis_spans", "check_geometry", "plan_tiles", "round_up"]
+
+
+class Span(NamedTuple):
+    """One tile along one axis: read origin, and the half-open core it writes."""
+
+    read: int
+    core_start: int
+    core_stop: int
+
+
+@dataclass(frozen=True)
+class Box:
+    """A half-open pixel rectangle ``[row, row+height) × [col, col+width)``."""
+
+    row: int
+    col: int
+    height: int
+    width: int
+
+    @property
+    def row_stop(self) -> int:
+        """First row past the box."""
+        return self.row + self.height
+
+    @property
+    def col_stop(self) -> int:
+        """First column past the box."""
+        return self.col + self.width
+
+    def slices(self, origin: Box | None = None) -> tuple[slice, slice]:
+        """Row and column slices of this box, relative to ``origin``'s top-left corner."""
+        r0, c0 = (origin.row, origin.col) if origin else (0, 0)
+        return (slice(self.row - r0, self.row_stop - r0), slice(self.col - c0, self.col_stop - c0))
+
+    def union(self, other: Box) -> Box:
+        """Smallest box holding both."""
+        r, c = min(self.row, other.row), min(self.col, other.col)
+        return Box(r, c, max(self.row_stop, other.row_stop) - r, max(self.col_stop, other.col_stop) - c)
+
+    def clip(self, height: int, width: int) -> Box:
+        """Cut the box to ``[0, height) × [0, width)`` (the result may be empty)."""
+        r, c = max(self.row, 0), max(self.col, 0)
+        return Box(r, c, max(0, min(self.row_stop, height) - r), max(0, min(self.col_stop, width) - c))
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One model input: the window it reads and the pixels it writes (``core ⊆ read``)."""
+
+    read: Box
+    core: Box
+
+
+def round_up(n: int, m: int) -> int:
+    """Smallest multiple of ``m`` that is ``>= n``."""
+    return -(-n // m) * m
+
+
+def check_geometry(tile: int, halo: int, stride: int) -> None:
+    """Raise OptionError unless tile and halo fit the network stride.
+
+    >>> check_geometry(512, 64, 32)
+    >>> check_geometry(500, 64, 32)
+    Traceback (most recent call last):
+    ...
+    costa.errors.OptionError: --tile 500 must be a multiple of the model stride 32 (e.g. 512)
+    """
+    if tile <= 0 or tile % stride:
+        raise OptionError(
+            f"--tile {tile} must be a multiple of the model stride {stride} "
+            f"(e.g. {max(stride, round_up(tile, stride))})"
+        )
+    if halo < 0 or halo % stride:
+        raise OptionError(
+            f"--halo {halo} must be a non-negative multiple of the model stride "
+            f"{stride} (e.g. {round_up(max(halo, 0), stride)})"
+        )
+    if tile <= 2 * halo:
+        raise OptionError(f"--tile {tile} must be larger than twice --halo {halo}")
+
+
+def axis_spans(length: int, tile: int, halo: int, stride: int) -> list[Span]:
+    """Plan the tiles along one axis (see the module docstring for the maths)."""
+    check_geometry(tile, halo, stride)
+    if length <= 0:
+        return []
+    padded = round_up(length, stride)
+    t = min(tile, padded)
+    step = tile - 2 * halo
+    reads = sorted({min(max(k * step - halo, 0), padded - t) for k in range(math.ceil(length / step))})
+    bounds = [0] + [(a + b + t) // 2 for a, b in itertools.pairwise(reads)] + [length]
+    return [Span(r, lo, min(hi, length)) for r, lo, hi in zip(reads, bounds[:-1], bounds[1:], strict=True)]
+
+
+def tile_length(length: int, tile: int, stride: int) -> int:
+    """Length of every tile along an axis of this length (``min(tile, padded length)``)."""
+    return min(tile, round_up(length, stride))
+
+
+def plan_tiles(height: int, width: int, tile: int, halo: int, stride: int) -> list[Tile]:
+    """All tiles of a ``height × width`` raster, row-major; their cores partition it.
+
+    >>> tiles = plan_tiles(700, 1000, tile=512, halo=64, stride=32)
+    >>> len(tiles), tiles[0].read, tiles[-1].core
+    (6, Box(row=0, col=0, height=512, width=512), Box(row=352, col=672, height=348, width=328))
+    """
+    th, tw = tile_length(height, tile, stride), tile_length(width, tile, stride)
+    return [
+        Tile(
+            read=Box(r.read, c.read, th, tw),
+            core=Box(r.core_start, c.core_start, r.core_stop - r.core_start, c.core_stop - c.core_start),
+        )
+        for r in axis_spans(height, tile, halo, stride)
+        for c in axis_spans(width, tile, halo, stride)
+    ]

@@ -1,0 +1,135 @@
+"""End-to-end prediction: seams, COG validity, nodata, confidence, the Python API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.enums import ColorInterp
+from rio_cogeo.cogeo import cog_validate
+
+import costa
+from costa.engine import PredictOptions, predict, predict_array
+from costa.runtime import open_model
+from costa.tiling import plan_tiles
+from tests.conftest import structured_image, write_raster
+
+
+def _tile_border_mask(h: int, w: int, tile: int, halo: int, width: int = 2) -> np.ndarray:
+    """Pixels within ``width`` px of an internal boundary between tile cores."""
+    mask = np.zeros((h, w), bool)
+    for t in plan_tiles(h, w, tile, halo, 32):
+        for r in (t.core.row, t.core.row_stop):
+            if 0 < r < h:
+                mask[max(r - width, 0) : r + width, t.core.col : t.core.col_stop] = True
+        for c in (t.core.col, t.core.col_stop):
+            if 0 < c < w:
+                mask[t.core.row : t.core.row_stop, max(c - width, 0) : c + width] = True
+    return mask
+
+
+@pytest.mark.slow
+def test_tiled_prediction_has_no_seams(unet_model: Path) -> None:
+    """Default tile/halo vs one whole-image window, on a size that is no multiple of the tile."""
+    model = open_model(unet_model)
+    h, w = 1500, 1700
+    img = structured_image(7, h, w)
+    whole = predict_array(img, model, PredictOptions(tile=2048, halo=0))
+    tiled = predict_array(img, model)  # card defaults: tile 1024, halo 128
+    inner = np.zeros((h, w), bool)
+    inner[32:-32, 32:-32] = True
+    border = _tile_border_mask(h, w, model.card.tile_size, model.card.halo) & inner
+    agree = whole == tiled
+    assert len(np.unique(whole)) >= 4  # the random U-Net really draws boundaries
+    assert agree[inner].mean() >= 0.999, agree[inner].mean()
+    assert border.sum() > 1000 and agree[border].mean() >= 0.995, agree[border].mean()
+
+
+@pytest.mark.slow
+def test_output_does_not_depend_on_chunks_or_batch(unet_model: Path) -> None:
+    model = open_model(unet_model)
+    img = structured_image(3, 400, 530)
+    a = predict_array(img, model, PredictOptions(tile=256, halo=64, chunk=2048, batch=4))
+    b = predict_array(img, model, PredictOptions(tile=256, halo=64, chunk=200, batch=1))
+    assert np.array_equal(a, b)
+
+
+def test_predict_writes_a_valid_cog(ortho: Path, tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lc.tif"
+    opts = PredictOptions(tile=256, halo=32, confidence=True)
+    report = predict(ortho, tiny_model, out, opts)
+    assert report.provider == "cpu" and report.tiles == len(plan_tiles(700, 900, 256, 32, 32))
+    assert cog_validate(out)[0]
+    with rasterio.open(out) as dst, rasterio.open(ortho) as src:
+        assert (dst.crs, dst.transform, dst.shape) == (src.crs, src.transform, src.shape)
+        assert dst.count == 2 and dst.dtypes == ("uint8", "uint8") and dst.nodata == 0
+        assert dst.colormap(1)[1] == (0xCE, 0x70, 0x79, 255)
+        assert dst.tags(1)["CLASS_13"] == "Pelouse"
+        tags = dst.tags()
+        assert tags["COSTA_VERSION"] == costa.__version__ and len(tags["MODEL_SHA256"]) == 64
+        assert str(ortho.resolve()) in tags["SOURCES"]
+        assert dst.overviews(1)  # internal overviews
+        labels, conf = dst.read(1), dst.read(2)
+    expected = predict_array(structured_image(1, 700, 900), tiny_model, opts)
+    assert np.array_equal(labels, expected[0])
+    assert set(np.unique(labels)) <= set(range(1, 17)) and conf.min() >= 6 and conf.max() <= 100
+    assert np.array_equal(conf, expected[1])
+    assert not list(tmp_path.glob(".lc.tif*"))  # no temporary files left behind
+
+
+def test_nodata_pixels_are_exactly_zero(tiny_model: Path, tmp_path: Path) -> None:
+    img = structured_image(2, 200, 260)
+    img[:, 50:90, 100:200] = 0  # a nodata hole
+    img[:, :, :40] = 0  # a nodata strip (a whole tile core nearly empty)
+    src = write_raster(tmp_path / "nd.tif", img, nodata=0)
+    out = tmp_path / "lc.tif"
+    predict(src, tiny_model, out, PredictOptions(tile=128, halo=32))
+    with rasterio.open(out) as dst:
+        labels = dst.read(1)
+    hole = (img == 0).all(axis=0)
+    assert (labels[hole] == 0).all() and (labels[~hole] > 0).all()
+
+
+def test_alpha_band_is_a_mask_and_bands_option(tiny_model: Path, tmp_path: Path) -> None:
+    img = structured_image(4, 128, 160)
+    alpha = np.full((1, 128, 160), 255, np.uint8)
+    alpha[0, :20] = 0
+    src = write_raster(tmp_path / "a.tif", np.concatenate([img, alpha]))
+    with rasterio.open(src, "r+") as ds:  # R, G, B, NIR, alpha
+        ds.colorinterp = [
+            ColorInterp.red,
+            ColorInterp.green,
+            ColorInterp.blue,
+            ColorInterp.undefined,
+            ColorInterp.alpha,
+        ]
+    out = tmp_path / "lc.tif"
+    predict(src, tiny_model, out)
+    with rasterio.open(out) as dst:
+        labels = dst.read(1)
+    assert (labels[:20] == 0).all() and (labels[20:] > 0).all()
+    # --bands reorders inputs: NIR first gives another prediction than the default order
+    swapped = predict_array(img, tiny_model, PredictOptions(bands=(4, 1, 2, 3)))
+    assert not np.array_equal(swapped, labels)
+
+
+def test_rgbn_written_as_rgba_uses_nir_and_warns(tiny_model: Path, tmp_path: Path) -> None:
+    img = structured_image(6, 96, 128)
+    img[3, :10] = 0  # NIR zeros are data, not a mask
+    src = write_raster(tmp_path / "rgba.tif", img, photometric="RGB", alpha="YES")
+    with rasterio.open(src) as ds:
+        assert ds.colorinterp[3] is ColorInterp.alpha
+    messages: list[str] = []
+    predict(src, tiny_model, tmp_path / "lc.tif", warn=messages.append)
+    assert messages and "band 4 of rgba.tif is flagged as alpha but feeds the model as NIR" in messages[0]
+    with rasterio.open(tmp_path / "lc.tif") as dst:
+        assert np.array_equal(dst.read(1), predict_array(img, tiny_model))
+
+
+def test_predict_array_confidence_band(tiny_model: Path) -> None:
+    img = structured_image(5, 100, 90)
+    both = predict_array(img, tiny_model, PredictOptions(confidence=True))
+    assert both.shape == (2, 100, 90)
+    assert np.array_equal(both[0], predict_array(img, tiny_model))
