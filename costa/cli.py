@@ -151,6 +151,76 @@ def model_inspect(
 
 
 @app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out/demo"),
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic territory.")] = 0,
+    provider: ProviderOpt = "auto",
+    quiet: QuietOpt = False,
+) -> None:
+    """Run the whole chain on the embedded synthetic territory (two vintages)."""
+    from costa.demo import run_demo
+    from costa.nomenclature import by_code
+
+    with _progress(not quiet and err.is_terminal) as bar:
+        task = bar.add_task("demo", total=None)
+        s = run_demo(
+            out_dir,
+            seed=seed,
+            provider=provider,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if quiet:
+        return
+    out.print(
+        f"[bold]costa demo[/] — synthetic territory seed {s['seed']}, {s['area_km2']} km², "
+        f"provider {s['provider']}, {s['total_seconds']} s"
+    )
+    for v in s["vintages"]:
+        worst = min(v["iou"].items(), key=lambda kv: kv[1])
+        out.print(
+            f"  {v['year']}: {v['landcover']}  {v['mpx_per_s']} Mpx/s  mIoU {v['miou']:.3f} vs truth "
+            f"(lowest: {by_code(int(worst[0])).fr} {worst[1]:.3f})"
+        )
+    out.print(f"  run report: {out_dir / 'run.json'}   parcels: {s['parcels']}")
+    out.print("  open the landcover_*.tif in QGIS: the 16-class colormap is embedded")
+
+
+@app.command()
+def evaluate(
+    pred: Annotated[Path, typer.Argument(help="Predicted land-cover raster.")],
+    truth: Annotated[Path, typer.Argument(help="Truth raster on the same grid.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Confusion matrix, per-class IoU, mIoU and overall accuracy of a prediction."""
+    import json
+
+    from rich.table import Table
+
+    from costa.errors import SourceReadError
+    from costa.evaluation import evaluate as run
+    from costa.nomenclature import by_code
+
+    for p in (pred, truth):
+        if not p.is_file():
+            raise SourceReadError(f"raster not found: {p}")
+    m = run(pred, truth)
+    if as_json:
+        out.print_json(json.dumps(m.to_dict(), ensure_ascii=False))
+        return
+    table = Table(
+        "code", "classe", "IoU", title=f"mIoU {m.miou:.4f} — overall accuracy {m.overall_accuracy:.4f}"
+    )
+    for code, v in m.iou.items():
+        table.add_row(str(code), by_code(code).fr, f"{v:.4f}")
+    out.print(table)
+    codes = [0, *m.iou]
+    cm = Table("truth \\ pred", *map(str, codes), title="confusion matrix (pixels)")
+    for c in codes[1:]:
+        cm.add_row(str(c), *(str(m.matrix[c, k]) for k in codes))
+    out.print(cm)
+
+
+@app.command()
 def version() -> None:
     """Print costa's version."""
     out.print(__version__)

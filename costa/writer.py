@@ -23,8 +23,6 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
-from rio_cogeo.cogeo import cog_translate
-from rio_cogeo.profiles import cog_profiles
 
 from costa.errors import OutputError
 from costa.nomenclature import CLASSES, NODATA, colormap
@@ -104,6 +102,9 @@ def write_cog(
             dst.set_band_description(1, "classe d'occupation du sol (CoSIA, 16 classes)")
             if confidence:
                 dst.set_band_description(2, "confiance (probabilité max., %)")
+        from rio_cogeo.cogeo import cog_translate  # imports pyproj: only when writing
+        from rio_cogeo.profiles import cog_profiles
+
         cog = cog_profiles.get("deflate")  # type: ignore[no-untyped-call]
         cog.update(blockxsize=512, blockysize=512)
         cog_translate(
