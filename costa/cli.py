@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from costa.__about__ import __version__
 from costa.errors import CostaError, OptionError
+
+if TYPE_CHECKING:
+    from costa.export import ExportReport
 
 app = typer.Typer(
     add_completion=False,
@@ -150,6 +153,88 @@ def model_inspect(
     )
 
 
+@model_app.command("export")
+def model_export(
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output .onnx file.")],
+    encoder: Annotated[str, typer.Option(help="smp encoder name, e.g. resnet34.")] = "resnet34",
+    in_channels: Annotated[int, typer.Option(help="Model inputs (bands).")] = 4,
+    weights: Annotated[Path | None, typer.Option(help="State dict (.pt/.pth), read weights-only.")] = None,
+    bands: Annotated[str, typer.Option(help="Input band names, in order.")] = "R,G,B,NIR",
+    mean: Annotated[str, typer.Option(help="Per-band mean (source units).")] = "128,128,128,128",
+    std: Annotated[str, typer.Option(help="Per-band std (source units).")] = "64,64,64,64",
+    tile: Annotated[int, typer.Option(help="Default tile size.")] = 1024,
+    halo: Annotated[int, typer.Option(help="Default halo.")] = 128,
+    name: Annotated[str, typer.Option(help="Model name in the metadata.")] = "costa-unet",
+) -> None:
+    """Export a segmentation-models-pytorch U-Net (16 costa classes) to ONNX with metadata."""
+    from costa.export import export_onnx, make_unet
+    from costa.flair import load_state_dict
+    from costa.model_card import ModelCard
+
+    card = ModelCard(
+        name=name,
+        classes=tuple(range(1, 17)),
+        bands=tuple(bands.split(",")),
+        mean=_floats(mean, "--mean"),
+        std=_floats(std, "--std"),
+        tile_size=tile,
+        halo=halo,
+        stride=32,
+    )
+    model = make_unet(encoder, in_channels, 16)
+    if weights is not None:
+        model.load_state_dict(load_state_dict(weights), strict=True)
+    rep = export_onnx(model, card, out_path)
+    _say_export(rep)
+
+
+@model_app.command("import-flair")
+def model_import_flair(
+    checkpoint: Annotated[Path, typer.Argument(help="FLAIR-style smp U-Net checkpoint (.ckpt/.pth).")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output .onnx file.")],
+    encoder: Annotated[str, typer.Option(help="smp encoder of the checkpoint.")] = "resnet34",
+) -> None:
+    """Import a FLAIR-1 checkpoint (5 bands, 19 classes mapped to costa's 16) as ONNX."""
+    from costa.errors import ModelError
+    from costa.flair import import_flair
+
+    if not checkpoint.is_file():
+        raise ModelError(f"checkpoint not found: {checkpoint}")
+    rep = import_flair(checkpoint, out_path, encoder)
+    _say_export(rep)
+
+
+@model_app.command("quantize")
+def model_quantize(
+    path: Annotated[Path, typer.Argument(help="fp32 costa ONNX model.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output INT8 .onnx file.")],
+    scenes: Annotated[int, typer.Option(help="Synthetic calibration scenes (512² each).")] = 8,
+) -> None:
+    """Quantise a model to INT8 for CPU (static, calibrated on synthetic scenes)."""
+    from costa.quantize import quantize_int8
+    from costa.runtime import open_model
+    from costa.synthetic import make_scene
+
+    m = open_model(path, "cpu")
+    calib = [make_scene(5000 + i, 512, 512).image[: m.card.n_bands] for i in range(scenes)]
+    quantize_int8(path, out_path, calib)
+    out.print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB)")
+
+
+def _say_export(rep: ExportReport) -> None:
+    out.print(
+        f"wrote {rep.path} ({rep.size_bytes / 1e6:.1f} MB); "
+        f"ONNX Runtime vs torch max |Δ| = {rep.max_abs_diff:.2e}"
+    )
+
+
+def _floats(text: str, opt: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise OptionError(f"{opt} {text!r}: expected comma-separated numbers") from None
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out/demo"),
@@ -226,8 +311,29 @@ def version() -> None:
     out.print(__version__)
 
 
+def bound_memory() -> None:
+    """Keep peak memory independent of raster size (measured in benchmarks/RESULTS.md).
+
+    Each pixel block is read once, so a large GDAL block cache only makes memory grow with
+    the raster (GDAL's default is 5 % of RAM); and glibc's malloc (one arena per thread, a
+    mmap threshold that drifts up to 32 MiB) fragments the chunk-sized arrays passed between
+    the reader thread and the main one.
+    """
+    os.environ.setdefault("GDAL_CACHEMAX", "16")
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(-8, 2)  # M_ARENA_MAX = 2
+            libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD = 4 MiB: chunk-sized arrays go back to the OS
+        except (OSError, AttributeError):
+            pass
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning costa errors into one line."""
+    bound_memory()
     try:
         app()
     except (CostaError, ImportError) as e:  # ImportError: a missing extra, with the install hint

@@ -10,7 +10,7 @@ from its neighbours and chunk borders are invisible in the output.
 
 >>> chunks = plan_chunks(3000, 3000, tile=512, halo=64, stride=32, chunk=2048)
 >>> len(chunks), chunks[0].core, len(chunks[0].tiles)
-(4, Box(row=0, col=0, height=2304, width=2304), 36)
+(4, Box(row=0, col=0, height=2224, width=2224), 36)
 """
 
 from __future__ import annotations

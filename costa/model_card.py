@@ -123,10 +123,10 @@ class ModelCard:
         Invalid pixels (``valid`` False) become 0, the normalised mean, so that no-data fill
         values never look like real signal to the network.
         """
-        mean = np.asarray(self.mean, np.float32)[:, None, None]
-        inv = (1.0 / np.asarray(self.std, np.float32))[:, None, None]
-        x = (raw.astype(np.float32, copy=False) - mean) * inv
-        if valid is not None:
+        x = raw.astype(np.float32)  # the one copy; the rest is in place
+        x -= np.asarray(self.mean, np.float32)[:, None, None]
+        x *= (1.0 / np.asarray(self.std, np.float32))[:, None, None]
+        if valid is not None and not valid.all():
             x *= valid[None]
         return x
 

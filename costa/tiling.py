@@ -8,11 +8,13 @@ stride :math:`m` (``T`` and ``H`` multiples of ``m``):
 * the raster is padded to :math:`L_p = m\lceil L/m \rceil`, as whole-image inference pads it,
   and the tile length is :math:`t = \min(T, L_p)` (a tile larger than the raster is one
   window over the whole raster);
-* tile :math:`k` is read at :math:`r_k = \mathrm{clip}(kS - H,\ 0,\ L_p - t)` with step
-  :math:`S = T - 2H`, for :math:`k = 0 \dots \lceil L/S \rceil - 1` (duplicates dropped).
-  Every origin is a multiple of ``m`` on the raster's own pixel grid, so the network's
-  pooling grid is the same in every tile as in the whole image; edge tiles are shifted
-  inward rather than padded, so they see the raster edge exactly as the whole image does;
+* with :math:`S = T - 2H`, the fewest tiles whose overlaps are all at least :math:`2H` is
+  :math:`n = 1 + \lceil (L_p - t) / S \rceil`; tile :math:`k` is read at
+  :math:`r_k = m\,\mathrm{round}(k (L_p - t) / ((n-1) m))`, evenly spread from 0 to
+  :math:`L_p - t`. Consecutive origins differ by at most :math:`S` (a multiple of ``m``), and
+  every origin is a multiple of ``m`` on the raster's own pixel grid, so the network's pooling
+  grid is the same in every tile as in the whole image; edge tiles end at the raster edge
+  rather than being padded inside it, so they see the edge exactly as the whole image does;
 * each pixel is written by exactly one tile, the one in which it sits deepest: the boundary
   between tiles :math:`k-1` and :math:`k` is the midpoint of their centres,
   :math:`b_k = (r_{k-1} + r_k + t)/2`. Consecutive reads overlap by at least :math:`2H`,
@@ -23,9 +25,9 @@ tiles are grouped into chunks or spread over workers.
 
 >>> for span in axis_spans(1000, tile=512, halo=64, stride=32):
 ...     print(span)
-Span(read=0, core_start=0, core_stop=416)
-Span(read=320, core_start=416, core_stop=672)
-Span(read=512, core_start=672, core_stop=1000)
+Span(read=0, core_start=0, core_stop=384)
+Span(read=256, core_start=384, core_stop=640)
+Span(read=512, core_start=640, core_stop=1000)
 """
 
 from __future__ import annotations
@@ -126,8 +128,9 @@ def axis_spans(length: int, tile: int, halo: int, stride: int) -> list[Span]:
         return []
     padded = round_up(length, stride)
     t = min(tile, padded)
-    step = tile - 2 * halo
-    reads = sorted({min(max(k * step - halo, 0), padded - t) for k in range(math.ceil(length / step))})
+    n = 1 if padded <= t else 1 + math.ceil((padded - t) / (tile - 2 * halo))
+    span = (padded - t) / max(n - 1, 1) / stride
+    reads = sorted({stride * round(k * span) for k in range(n)})
     bounds = [0] + [(a + b + t) // 2 for a, b in itertools.pairwise(reads)] + [length]
     return [Span(r, lo, min(hi, length)) for r, lo, hi in zip(reads, bounds[:-1], bounds[1:], strict=True)]
 
@@ -142,7 +145,7 @@ def plan_tiles(height: int, width: int, tile: int, halo: int, stride: int) -> li
 
     >>> tiles = plan_tiles(700, 1000, tile=512, halo=64, stride=32)
     >>> len(tiles), tiles[0].read, tiles[-1].core
-    (6, Box(row=0, col=0, height=512, width=512), Box(row=352, col=672, height=348, width=328))
+    (6, Box(row=0, col=0, height=512, width=512), Box(row=352, col=640, height=348, width=360))
     """
     th, tw = tile_length(height, tile, stride), tile_length(width, tile, stride)
     return [

@@ -1,0 +1,1 @@
+"""costa benchmarks: ``python -m benchmarks run [--quick]`` (see RESULTS.md)."""

@@ -1,0 +1,172 @@
+"""Throughput and memory of ``costa predict``, side by side in one run.
+
+Measures, on one model and machine:
+
+1. **model-only** ONNX Runtime throughput: batches of tiles already normalised in memory,
+   the ceiling for this model/provider (Mpx/s of model input, halo included);
+2. **end-to-end** ``costa.predict`` on a GeoTIFF (read, normalise, infer, argmax, write COG),
+   counted in the same model-processed pixels, and the ratio end-to-end / model-only;
+3. **overlap overhead** of the tile/halo: model pixels per output pixel;
+4. **peak RSS** of a ``costa predict`` process for each raster size (flat = constant memory).
+
+Rasters are the synthetic territory tiled to the requested size (a real orthophoto-like
+texture, written as tiled deflate GeoTIFFs). Prints a table and writes JSON to ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import rasterio
+from rasterio.transform import from_origin
+from rasterio.windows import Window
+
+import costa
+from costa.engine import PredictOptions, predict
+from costa.runtime import open_model
+from costa.synthetic import make_scene
+from costa.tiling import plan_tiles
+from costa.zoo import demo_model_path
+
+
+def make_raster(path: Path, size: int, block: int = 2048) -> Path:
+    """A size × size RGBN GeoTIFF tiled from one synthetic scene (written block by block)."""
+    if path.exists():
+        return path
+    tile = make_scene(0, block, block).image
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=size,
+        height=size,
+        count=4,
+        dtype="uint8",
+        crs="EPSG:2154",
+        transform=from_origin(840000, 6520000, 0.2, 0.2),
+        tiled=True,
+        compress="deflate",
+        photometric="MINISBLACK",
+        bigtiff="if_safer",
+    ) as dst:
+        for r in range(0, size, block):
+            for c in range(0, size, block):
+                h, w = min(block, size - r), min(block, size - c)
+                dst.write(tile[:, :h, :w], window=Window(c, r, w, h))
+    return path
+
+
+def model_only(model: costa.Model, tile: int, batch: int, seconds: float = 10.0) -> float:
+    """Mpx/s of the bare ORT session on random normalised batches in memory."""
+    x = np.random.default_rng(0).normal(0, 1, (batch, model.card.n_bands, tile, tile)).astype(np.float32)
+    model.run(x)  # warm-up (and TensorRT engine build)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds or n < 3:
+        model.run(x)
+        n += 1
+    return n * batch * tile * tile / (time.perf_counter() - t0) / 1e6
+
+
+def peak_rss_mb(src: Path, model: Path, out: Path, provider: str, batch: int) -> tuple[float, float]:
+    """Peak RSS (MB) and wall time of a `costa predict` child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "costa",
+            "predict",
+            str(src),
+            "-m",
+            str(model),
+            "-o",
+            str(out),
+            "--provider",
+            provider,
+            "--batch",
+            str(batch),
+            "--quiet",
+        ],
+        check=True,
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(after, before) / 1024, wall  # ru_maxrss is the max over children so far, in KiB
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["run"])
+    ap.add_argument("--quick", action="store_true", help="small rasters (2048, 4096), short timings")
+    ap.add_argument("--sizes", default="4096,16384", help="raster sides for the memory test")
+    ap.add_argument("--provider", default="auto")
+    ap.add_argument("--batch", type=int, default=None, help="default: 1 on CPU, 8 on GPU")
+    ap.add_argument("--model", type=Path, default=demo_model_path())
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "costa-bench")
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--batch-sweep", default="", help="also time model-only at these batches, e.g. 1,4,16")
+    args = ap.parse_args()
+    sizes = [2048, 4096] if args.quick else [int(s) for s in args.sizes.split(",")]
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    model = open_model(args.model, args.provider)
+    batch = args.batch or (1 if model.provider == "cpu" else 8)
+    tile, halo = model.card.tile_size, model.card.halo
+    res: dict[str, object] = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": platform.node(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "costa": costa.__version__,
+        "onnxruntime": ort.__version__,
+        "model": args.model.name,
+        "provider": model.provider,
+        "tile": tile,
+        "halo": halo,
+        "batch": batch,
+        "command": "python -m benchmarks run " + " ".join(sys.argv[2:]),
+    }
+    mo = model_only(model, tile, batch, 5 if args.quick else 15)
+    res["model_only_mpx_s"] = round(mo, 3)
+    if args.batch_sweep:
+        res["model_only_by_batch"] = {
+            b: round(model_only(model, tile, int(b), 5), 3) for b in args.batch_sweep.split(",")
+        }
+    src = make_raster(args.workdir / f"bench_{sizes[0]}.tif", sizes[0])
+    rep = predict(src, model, args.workdir / "out_e2e.tif", PredictOptions(batch=batch))
+    res["end_to_end_mpx_s"] = round(rep.mpx_per_s, 3)
+    res["ratio_e2e_over_model_only"] = round(rep.mpx_per_s / mo, 3)
+    res["overlap_model_px_per_output_px"] = round(rep.overlap, 3)
+    res["output_mpx_s"] = round(rep.width * rep.height / rep.seconds / 1e6, 3)
+    res["km2_per_hour"] = round(rep.width * rep.height * 0.04 / 1e6 / rep.seconds * 3600, 2)
+    mem = []
+    for size in sizes:
+        path = make_raster(args.workdir / f"bench_{size}.tif", size)
+        rss, wall = peak_rss_mb(path, args.model, args.workdir / f"out_{size}.tif", model.provider, batch)
+        n_px = sum(
+            t.read.height * t.read.width for t in plan_tiles(size, size, tile, halo, model.card.stride)
+        )
+        mem.append(
+            {
+                "size": size,
+                "peak_rss_mb": round(rss),
+                "wall_s": round(wall, 1),
+                "process_mpx_s": round(n_px / wall / 1e6, 3),
+            }
+        )
+    res["memory"] = mem
+    res["rss_growth"] = round(mem[-1]["peak_rss_mb"] / mem[0]["peak_rss_mb"] - 1, 3)
+    print(json.dumps(res, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=1))
