@@ -19,8 +19,6 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -79,10 +77,15 @@ def model_only(model: costa.Model, tile: int, batch: int, seconds: float = 10.0)
 
 
 def peak_rss_mb(src: Path, model: Path, out: Path, provider: str, batch: int) -> tuple[float, float]:
-    """Peak RSS (MB) and wall time of a `costa predict` child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Peak RSS (MB, sampled every 10 ms) and wall time of a `costa predict` child process.
+
+    Sampled rather than read from ``ru_maxrss``: a forked child's maxrss also counts the
+    parent's pages it held between fork and exec.
+    """
+    import psutil
+
     t0 = time.perf_counter()
-    subprocess.run(
+    proc = psutil.Popen(
         [
             sys.executable,
             "-m",
@@ -98,12 +101,18 @@ def peak_rss_mb(src: Path, model: Path, out: Path, provider: str, batch: int) ->
             "--batch",
             str(batch),
             "--quiet",
-        ],
-        check=True,
+        ]
     )
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024, wall  # ru_maxrss is the max over children so far, in KiB
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, proc.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.01)
+    if proc.returncode:
+        raise SystemExit(f"costa predict failed on {src}")
+    return peak / 2**20, time.perf_counter() - t0
 
 
 def main() -> None:
