@@ -146,6 +146,13 @@ def model_inspect(
     )
     out.print(f"  GSD            {c.gsd_m} m   tile {c.tile_size}   halo {c.halo}   stride {c.stride}")
     out.print(f"  input          {m.session.get_inputs()[0].type} {m.session.get_inputs()[0].shape}")
+    try:
+        import onnx
+
+        opset = ", ".join(f"{o.domain or 'ai.onnx'} {o.version}" for o in onnx.load(str(path)).opset_import)
+    except ImportError:
+        opset = "unknown (pip install onnx to read it)"
+    out.print(f"  opset          {opset}   precision {c.extra.get('precision', 'fp32')}")
     out.print(f"  licence        {c.license}   source {c.source}")
     out.print(
         f"  providers      available here: {', '.join(ort.get_available_providers())}; "
@@ -165,6 +172,7 @@ def model_export(
     tile: Annotated[int, typer.Option(help="Default tile size.")] = 1024,
     halo: Annotated[int, typer.Option(help="Default halo.")] = 128,
     name: Annotated[str, typer.Option(help="Model name in the metadata.")] = "costa-unet",
+    precision: Annotated[str, typer.Option(help="fp32, fp16 (GPU) or int8 (CPU).")] = "fp32",
 ) -> None:
     """Export a segmentation-models-pytorch U-Net (16 costa classes) to ONNX with metadata."""
     from costa.export import export_onnx, make_unet
@@ -184,8 +192,12 @@ def model_export(
     model = make_unet(encoder, in_channels, 16)
     if weights is not None:
         model.load_state_dict(load_state_dict(weights), strict=True)
+    if precision not in ("fp32", "fp16", "int8"):
+        raise OptionError(f"--precision {precision!r}: choose fp32, fp16 or int8")
     rep = export_onnx(model, card, out_path)
     _say_export(rep)
+    if precision != "fp32":
+        _reduce(out_path, out_path, precision)
 
 
 @model_app.command("import-flair")
@@ -211,14 +223,22 @@ def model_quantize(
     scenes: Annotated[int, typer.Option(help="Synthetic calibration scenes (512² each).")] = 8,
 ) -> None:
     """Quantise a model to INT8 for CPU (static, calibrated on synthetic scenes)."""
-    from costa.quantize import quantize_int8
+    _reduce(path, out_path, "int8", scenes)
+
+
+def _reduce(src: Path, dst: Path, precision: str, scenes: int = 8) -> None:
+    """Write an int8 or fp16 copy of ``src`` to ``dst``."""
+    from costa.quantize import convert_fp16, quantize_int8
     from costa.runtime import open_model
     from costa.synthetic import make_scene
 
-    m = open_model(path, "cpu")
-    calib = [make_scene(5000 + i, 512, 512).image[: m.card.n_bands] for i in range(scenes)]
-    quantize_int8(path, out_path, calib)
-    out.print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB)")
+    if precision == "fp16":
+        convert_fp16(src, dst)
+    else:
+        m = open_model(src, "cpu")
+        calib = [make_scene(5000 + i, 512, 512).image[: m.card.n_bands] for i in range(scenes)]
+        quantize_int8(src, dst, calib)
+    out.print(f"wrote {dst} ({precision}, {dst.stat().st_size / 1e6:.1f} MB)")
 
 
 def _say_export(rep: ExportReport) -> None:

@@ -1,4 +1,4 @@
-"""INT8 quantisation for CPU inference (ONNX Runtime static QDQ, per-channel weights).
+"""Reduced precision: INT8 for CPU (ONNX Runtime static QDQ, per-channel weights), fp16 for GPU.
 
 Calibration feeds real tiles (normalised like at inference) so that activation ranges
 match the data. The quantised model keeps the original costa metadata.
@@ -14,7 +14,7 @@ import onnx
 
 from costa.model_card import ModelCard
 
-__all__ = ["quantize_int8"]
+__all__ = ["convert_fp16", "quantize_int8"]
 
 
 def quantize_int8(src: str | Path, dst: str | Path, calibration: list[np.ndarray]) -> Path:
@@ -64,4 +64,21 @@ def quantize_int8(src: str | Path, dst: str | Path, calibration: list[np.ndarray
         e = q.metadata_props.add()
         e.key, e.value = k, v
     onnx.save(q, str(dst))
+    return dst
+
+
+def convert_fp16(src: str | Path, dst: str | Path) -> Path:
+    """Write an fp16 copy of ``src`` for GPUs (inputs and outputs stay float32, metadata kept)."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    dst = Path(dst)
+    proto = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    for e in proto.metadata_props:
+        if e.key == "precision":
+            e.value = '"fp16"'
+            break
+    else:
+        e = proto.metadata_props.add()
+        e.key, e.value = "precision", '"fp16"'
+    onnx.save(proto, str(dst))
     return dst

@@ -28,8 +28,9 @@ def test_flair_import_round_trip(tmp_path: Path) -> None:
     torch.manual_seed(1)
     net = make_unet("resnet18", in_channels=5, classes=19)
     ckpt = tmp_path / "flair.ckpt"
-    torch.save({"state_dict": {f"model.seg_model.{k}": v for k, v in net.state_dict().items()},
-                "epoch": 3}, ckpt)
+    torch.save(
+        {"state_dict": {f"model.seg_model.{k}": v for k, v in net.state_dict().items()}, "epoch": 3}, ckpt
+    )
     rep = import_flair(ckpt, tmp_path / "flair.onnx", encoder="resnet18")
     assert rep.max_abs_diff < 1e-3
     model = open_model(rep.path)
@@ -67,3 +68,23 @@ def test_int8_keeps_accuracy(tmp_path: Path) -> None:
     m32 = Metrics.from_arrays(predict_array(scene.image, fp32), scene.truth).miou
     m8 = Metrics.from_arrays(predict_array(scene.image, int8), scene.truth).miou
     assert m32 - m8 <= 0.02, (m32, m8)
+
+
+def test_fp16_copy_agrees_with_fp32(tmp_path: Path) -> None:
+    from costa.quantize import convert_fp16
+
+    half = open_model(convert_fp16(demo_model_path(), tmp_path / "demo16.onnx"))
+    assert half.card.extra["precision"] == "fp16"
+    scene = make_scene(9201, 512, 512)
+    a = predict_array(scene.image, open_model(demo_model_path()))
+    b = predict_array(scene.image, half)
+    assert (a == b).mean() >= 0.999
+
+
+def test_export_command_with_int8(tmp_path: Path) -> None:
+    out = tmp_path / "m.onnx"
+    res = costa("model", "export", "--encoder", "resnet18", "--precision", "int8", "-o", out)
+    assert res.returncode == 0, res.stderr
+    assert "max |Δ|" in res.stdout and "int8" in res.stdout
+    m = open_model(out)
+    assert m.card.extra["precision"] == "int8" and m.card.classes == tuple(range(1, 17))
