@@ -34,7 +34,7 @@ def run_demo(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    terr = make_territory(out / "territory" / f"seed{seed}", seed=seed, dalles=dalles, dalle_px=dalle_px)
+    terr = make_territory(out, seed=seed, dalles=dalles, dalle_px=dalle_px)  # cached per seed
     t_gen = time.perf_counter() - t0
     model = open_model(demo_model_path(), provider)  # type: ignore[arg-type]
     vintages = []
