@@ -130,7 +130,7 @@ def main() -> None:
     sizes = [2048, 4096] if args.quick else [int(s) for s in args.sizes.split(",")]
     args.workdir.mkdir(parents=True, exist_ok=True)
     model = open_model(args.model, args.provider)
-    batch = args.batch or (1 if model.provider == "cpu" else 8)
+    batch = args.batch or (1 if model.provider == "cpu" else 8)  # costa's own default
     tile, halo = model.card.tile_size, model.card.halo
     res: dict[str, object] = {
         "date": time.strftime("%Y-%m-%d %H:%M"),

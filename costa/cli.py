@@ -77,7 +77,9 @@ def predict(
     halo: Annotated[
         int | None, typer.Option(help="Context px around each tile (default: the model's).")
     ] = None,
-    batch: Annotated[int, typer.Option(help="Tiles per inference call.")] = 4,
+    batch: Annotated[
+        int | None, typer.Option(help="Tiles per inference call (default 1 on CPU, 8 on GPU).")
+    ] = None,
     chunk: Annotated[int, typer.Option(help="Side of the block read and written at once (px).")] = 2048,
     provider: ProviderOpt = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads for ONNX Runtime.")] = None,
