@@ -56,6 +56,30 @@ def run_demo(
                 "iou": {str(k): round(v, 4) for k, v in m.iou.items()},
             }
         )
+    from costa.zan.compute import compute
+    from costa.zan.io import write
+
+    y_old, y_new = terr.years
+    zan = compute(
+        out / f"landcover_{y_new}.tif",
+        terr.parcels,
+        terr.communes,
+        landcover_before=out / f"landcover_{y_old}.tif",
+        year=y_new,
+        year_before=y_old,
+    )
+    write(zan, out / "zan.gpkg")
+    truth = compute(terr.truth[y_new], terr.parcels, terr.communes, landcover_before=terr.truth[y_old])
+    zan_vs_truth = [
+        {
+            "insee_com": p.insee_com,
+            "artif_ha": round(p.artif_ha, 4),
+            "artif_ha_truth": round(t.artif_ha, 4),
+            "flux_artif_ha": round(p.flux_artif_ha, 4),
+            "flux_artif_ha_truth": round(t.flux_artif_ha, 4),
+        }
+        for p, t in zip(zan.communes.itertuples(), truth.communes.itertuples(), strict=True)
+    ]
     h, w = terr.size_px
     summary = {
         "costa_version": __version__,
@@ -70,6 +94,8 @@ def run_demo(
         "parcels": str(terr.parcels),
         "communes": str(terr.communes),
         "vintages": vintages,
+        "zan": str(out / "zan.gpkg"),
+        "zan_vs_truth": zan_vs_truth,
     }
     (out / "run.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
     return summary

@@ -28,6 +28,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert v["miou"] >= 0.8, v  # held-out seed: the model never saw seed 4
         assert cog_validate(v["landcover"])[0]
     assert json.loads((tmp_path / "run.json").read_text())["provider"] == s["provider"]
+    assert (tmp_path / "zan.gpkg").is_file() and len(s["zan_vs_truth"]) == 2
+    for z in s["zan_vs_truth"]:
+        assert z["artif_ha"] == pytest.approx(z["artif_ha_truth"], rel=0.15)
     res = costa("evaluate", s["vintages"][0]["landcover"], s["vintages"][0]["truth"], "--json")
     assert res.returncode == 0 and json.loads(res.stdout)["miou"] == pytest.approx(
         s["vintages"][0]["miou"], abs=1e-3

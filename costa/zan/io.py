@@ -1,0 +1,55 @@
+"""ZAN outputs: a GeoPackage for QGIS (``parcelles``, ``communes``), CSV and Parquet tables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from costa.errors import CostaError, OutputError, SourceReadError
+from costa.writer import check_writable
+from costa.zan.compute import ZanResult
+
+__all__ = ["query", "write"]
+
+
+def write(result: ZanResult, out: str | Path) -> list[Path]:
+    """Write ``out`` (.gpkg, atomically) and ``<stem>_{parcelles,communes}.{csv,parquet}`` beside it."""
+    import pyogrio
+
+    out = check_writable(out)
+    if out.suffix.lower() != ".gpkg":
+        raise OutputError(f"--out {out}: give a GeoPackage path ending in .gpkg")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.gpkg")
+    try:
+        pyogrio.write_dataframe(result.parcelles, tmp, layer="parcelles", driver="GPKG")
+        pyogrio.write_dataframe(result.communes, tmp, layer="communes", driver="GPKG", append=True)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    written = [out]
+    for name, df in (("parcelles", result.parcelles.drop(columns="geometry")), ("communes", result.communes)):
+        for ext in ("csv", "parquet"):
+            p = out.with_name(f"{out.stem}_{name}.{ext}")
+            df.to_csv(p, index=False) if ext == "csv" else df.to_parquet(p, index=False)
+            written.append(p)
+    return written
+
+
+def query(gpkg: str | Path, commune: str) -> Any:
+    """Rows of the ``communes`` layer for an INSEE code or a name (case-insensitive)."""
+    import difflib
+
+    import pyogrio
+
+    gpkg = Path(gpkg)
+    if not gpkg.is_file():
+        raise SourceReadError(f"ZAN GeoPackage not found: {gpkg} (make it with costa zan compute)")
+    df = pyogrio.read_dataframe(gpkg, layer="communes", read_geometry=False)
+    hit = df[(df.insee_com == commune) | (df.nom.str.lower() == commune.lower())]
+    if hit.empty:
+        names = list(df.insee_com) + list(df.nom)
+        near = difflib.get_close_matches(commune, names, n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(near)}?" if near else f"; known: {', '.join(df.insee_com)}"
+        raise CostaError(f"no commune {commune!r} in {gpkg.name}{hint}")
+    return hit

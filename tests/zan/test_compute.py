@@ -1,0 +1,95 @@
+"""ZAN tables on the synthetic territory's truth, checked against an independent count."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+from rasterio.features import rasterize
+from rasterio.warp import transform_geom
+
+from costa.territory import make_territory
+from costa.zan.compute import compute
+from costa.zan.io import write
+from tests.test_cli import assert_clean_error, costa
+
+
+@pytest.fixture(scope="module")
+def territory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return make_territory(tmp_path_factory.mktemp("terr"), seed=3, dalles=(2, 2), dalle_px=500)
+
+
+def test_pixel_rules_match_an_independent_count(territory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    t = territory
+    res = compute(
+        t.truth[2024], t.parcels, t.communes, landcover_before=t.truth[2021], rules="cosia-2023-pixel"
+    )
+    with rasterio.open(t.truth[2024]) as src:
+        lab, tr, shape = src.read(1), src.transform, src.shape
+    feats = json.loads(t.parcels.read_text())["features"]
+    geoms = [transform_geom("EPSG:4326", "EPSG:2154", f["geometry"]) for f in feats]
+    ids = rasterize(
+        ((g, i + 1) for i, g in enumerate(geoms)), out_shape=shape, transform=tr, fill=0, dtype="int32"
+    )
+    artif = np.isin(lab, [1, 2, 3, 4, 5])
+    n_artif_parcels: dict[str, int] = {}
+    for i, f in enumerate(feats, start=1):  # one parcel at a time, the slow obvious way
+        m = ids == i
+        built_m2 = np.isin(lab[m], [1, 5]).sum() * 0.04
+        urban = built_m2 >= 50 or np.isin(lab[m], [1, 2, 3, 4, 5]).mean() >= 0.5
+        if urban:
+            artif |= m & (lab == 13)
+        share = (artif[m]).mean() if m.any() else 0
+        code = f["properties"]["commune"]
+        n_artif_parcels[code] = n_artif_parcels.get(code, 0) + int(share >= 0.5)
+    for row in res.communes.itertuples():
+        geom = next(
+            c["geometry"]
+            for c in json.loads(t.communes.read_text())["features"]
+            if c["properties"]["INSEE_COM"] == row.insee_com
+        )
+        cm = rasterize([(geom, 1)], out_shape=shape, transform=tr, fill=0, dtype="uint8") == 1
+        expected_ha = (artif & cm).sum() * 0.04 / 1e4
+        assert row.artif_ha == pytest.approx(expected_ha, rel=1e-3)
+        assert row.n_parcelles_artif == n_artif_parcels[row.insee_com]
+        assert row.regles == "cosia-2023-pixel" and row.annee == 2024 and row.annee_old == 2021
+    assert res.communes.flux_artif_ha.sum() > 0  # new houses and a road appear in 2024
+
+
+def test_geopackage_reads_back_with_documented_fields(territory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    t = territory
+    files = write(compute(t.truth[2024], t.parcels, t.communes), tmp_path / "zan.gpkg")
+    assert {p.suffix for p in files} == {".gpkg", ".csv", ".parquet"}
+    layers = {name for name, _ in pyogrio.list_layers(tmp_path / "zan.gpkg")}
+    assert layers == {"parcelles", "communes"}
+    info = pyogrio.read_info(tmp_path / "zan.gpkg", layer="parcelles")
+    fields = dict(zip(info["fields"], info["dtypes"], strict=True))
+    assert (
+        fields["artif_m2"] == "float64" and fields["statut"] == "object" and fields["vigne_m2"] == "float64"
+    )
+    assert info["crs"] == "EPSG:2154" and info["geometry_type"] == "Polygon"
+    c = pyogrio.read_dataframe(tmp_path / "zan.gpkg", layer="communes")
+    assert list(c.insee_com) == ["99101", "99102"] and (c.perimetre == "commune").all()
+
+
+def test_zan_cli_errors(territory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    t = territory
+    empty = tmp_path / "empty.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}')
+    res = costa("zan", "compute", "--landcover", t.truth[2024], "--parcels", empty, "-o", tmp_path / "z.gpkg")
+    assert_clean_error(res, "holds no parcels")
+    res = costa(
+        "zan", "compute", "--landcover", t.truth[2024], "--parcels", t.parcels, "-o", tmp_path / "z.gpkg"
+    )
+    assert res.returncode == 0, res.stderr
+    res = costa("zan", "query", tmp_path / "z.gpkg", "--commune", "Costa sur Orgue")
+    assert_clean_error(
+        res, "no commune 'Costa sur Orgue'", "known: 99101, 99102"
+    )  # no names without --communes
+    res = costa("zan", "query", tmp_path / "z.gpkg", "--commune", "99101", "--format", "json")
+    assert res.returncode == 0 and json.loads(res.stdout)[0]["perimetre"] == "parcelles"
+    assert not list(tmp_path.glob(".z.gpkg*"))
