@@ -311,7 +311,8 @@ def zan_compute(
     files = write(res, out_path)
     out.print(
         f"wrote {', '.join(str(f) for f in files)} (rules {res.rules.name} v{res.rules.version}, "
-        f"{len(res.parcelles)} parcels, {res.parcelles.attrs['invalid_geometries_repaired']} repaired)"
+        f"{len(res.parcelles)} parcels, {res.parcelles.attrs['invalid_geometries_repaired']} invalid "
+        f"geometries repaired, {int(res.parcelles.sans_pixel.sum())} without any pixel)"
     )
 
 

@@ -167,6 +167,7 @@ def compute(
         table.surface_m2 > 0, 100 * table.artif_m2 / table.surface_m2.where(table.surface_m2 > 0, 1), 0.0
     )
     table["usage_urbain"] = new["urban"][1:]
+    table["sans_pixel"] = c.sum(1) == 0  # holds no pixel centre: outside the raster or sliver (ZAN.md)
     table["statut"] = parcel_status(table.artif_m2.to_numpy(), table.surface_m2.to_numpy())
     for cls in CLASSES:
         table[f"{cls.slug}_m2"] = c[:, cls.code] * px

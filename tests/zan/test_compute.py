@@ -93,3 +93,43 @@ def test_zan_cli_errors(territory, tmp_path: Path) -> None:  # type: ignore[no-u
     res = costa("zan", "query", tmp_path / "z.gpkg", "--commune", "99101", "--format", "json")
     assert res.returncode == 0 and json.loads(res.stdout)[0]["perimetre"] == "parcelles"
     assert not list(tmp_path.glob(".z.gpkg*"))
+
+
+@pytest.mark.parametrize("case", ["far_away", "no_crs", "missing_field", "other_grid"])
+def test_bad_inputs_give_one_line_and_no_output(territory, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
+    t = territory
+    fc = json.loads(t.parcels.read_text())
+    args: list[object] = ["--landcover", t.truth[2024]]
+    if case == "far_away":  # parcels on the other side of France: no overlap
+        for f in fc["features"]:
+            f["geometry"]["coordinates"] = [
+                [[x - 4.0, y] for x, y in ring] for ring in f["geometry"]["coordinates"]
+            ]
+        frag = ["no parcel of", "overlaps"]
+    elif case == "no_crs":
+        p = tmp_path / "p.gpkg"
+        import geopandas as gpd
+
+        with pytest.warns(UserWarning, match="crs"):
+            gpd.read_file(t.parcels).set_crs(None, allow_override=True).to_file(p)
+        args += ["--parcels", p]
+        frag = ["has no CRS"]
+    elif case == "missing_field":
+        for f in fc["features"]:
+            del f["properties"]["commune"]
+        frag = ["has no 'commune' field"]
+    else:  # the older vintage on another grid
+        other = tmp_path / "other.tif"
+        with rasterio.open(t.truth[2021]) as src:
+            prof = src.profile | {"width": src.width // 2, "height": src.height // 2, "driver": "GTiff"}
+            with rasterio.open(other, "w", **prof) as dst:
+                dst.write(src.read(1)[: src.height // 2, : src.width // 2], 1)
+        args += ["--landcover-before", other]
+        frag = ["not on the same grid"]
+    if "--parcels" not in args:
+        p = tmp_path / "p.geojson"
+        p.write_text(json.dumps(fc))
+        args += ["--parcels", p]
+    res = costa("zan", "compute", *args, "--year", "2024", "--year-before", "2021", "-o", tmp_path / "z.gpkg")
+    assert_clean_error(res, *frag)
+    assert not (tmp_path / "z.gpkg").exists()
