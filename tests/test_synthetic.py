@@ -56,3 +56,27 @@ def test_territory_files(tmp_path: Path) -> None:
     mtime = t.truth[2021].stat().st_mtime
     make_territory(tmp_path / "t", seed=2, dalles=(2, 2), dalle_px=400)  # cached
     assert t.truth[2021].stat().st_mtime == mtime
+
+
+def test_scene_is_identical_across_processes() -> None:
+    """Python's str hash is salted per process: nothing in the generator may depend on it."""
+    import hashlib
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib; from costa.synthetic import make_scene; s = make_scene(8, 600, 600, vintage=1); "
+        "print(hashlib.sha256(s.image.tobytes() + s.truth.tobytes()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": str(seed), "PATH": ""},
+        ).stdout
+        for seed in (1, 2)
+    }
+    s = make_scene(8, 600, 600, vintage=1)
+    assert digests == {hashlib.sha256(s.image.tobytes() + s.truth.tobytes()).hexdigest() + "\n"}
