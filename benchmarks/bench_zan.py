@@ -19,10 +19,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import rasterio
-from rasterio.features import rasterize
 
 from costa.territory import make_territory
-from costa.zan.compute import compute
+from costa.zan.compute import compute, zone_ids
 from costa.zan.rules import class_counts
 
 
@@ -54,13 +53,7 @@ def main() -> None:
     def costa_core() -> np.ndarray:
         with rasterio.open(raster) as src:
             labels = src.read(1)
-        ids = rasterize(
-            ((g, i + 1) for i, g in enumerate(parcels.geometry)),
-            out_shape=shape,
-            transform=tr,
-            fill=0,
-            dtype="int32",
-        )
+        ids = zone_ids(parcels, crs, shape, tr)
         return class_counts(ids, labels, len(parcels))
 
     counts, t_costa = timed(costa_core)

@@ -59,6 +59,15 @@ def _read(path: str | Path, what: str) -> Any:
     return gdf
 
 
+def zone_ids(zones: Any, crs: Any, shape: tuple[int, int], transform: Any) -> np.ndarray:
+    """1-based row number of the polygon holding each pixel centre (0 = none), on the raster grid."""
+    geoms = zones.to_crs(crs).geometry
+    ids: np.ndarray = rasterize(
+        ((g, i + 1) for i, g in enumerate(geoms)), out_shape=shape, transform=transform, fill=0, dtype="int32"
+    )
+    return ids
+
+
 def _vintage(path: str | Path, parcels: Any, communes: Any | None, rules: RuleSet) -> dict[str, Any]:
     """Rasterise parcels/communes on the raster grid and count classes and artificialisation."""
     with rasterio.open(path) as src:
@@ -68,20 +77,14 @@ def _vintage(path: str | Path, parcels: Any, communes: Any | None, rules: RuleSe
     if crs is None:
         raise SourceError(f"{path} has no CRS")
     px = abs(transform.a * transform.e)
-    p = parcels.to_crs(crs)
-    ids = rasterize(
-        ((g, i + 1) for i, g in enumerate(p.geometry)),
-        out_shape=shape,
-        transform=transform,
-        fill=0,
-        dtype="int32",
-    )
-    n = len(p)
+    ids = zone_ids(parcels, crs, shape, transform)
+    n = len(parcels)
     counts = class_counts(ids, labels, n)
     urban = urban_usage(counts, px)
     artif = artificialised(labels, urban[ids], rules, px)
     out = {
         "year": year,
+        "crs": crs,
         "px": px,
         "counts": counts,
         "urban": urban,
@@ -91,15 +94,7 @@ def _vintage(path: str | Path, parcels: Any, communes: Any | None, rules: RuleSe
         "labels": labels,
     }
     if communes is not None:
-        c = communes.to_crs(crs)
-        cids = rasterize(
-            ((g, i + 1) for i, g in enumerate(c.geometry)),
-            out_shape=shape,
-            transform=transform,
-            fill=0,
-            dtype="int32",
-        )
-        out["cids"] = cids
+        out["cids"] = zone_ids(communes, crs, shape, transform)
     return out
 
 
@@ -173,8 +168,8 @@ def compute(
         table[f"{cls.slug}_m2"] = c[:, cls.code] * px
     if old is not None:
         table["statut_old"] = parcel_status(old["artif_px"][1:] * px, table.surface_m2.to_numpy())
-        gained = new["artif"] & ~old["artif"]
-        lost = old["artif"] & ~new["artif"]
+        gained, lost = new["artif"] & ~old["artif"], old["artif"] & ~new["artif"]
+        new["flux"] = (gained, lost)  # pixel-level changes, counted per commune in _communes
         n = len(gp) + 1
         table["flux_artif_m2"] = np.bincount(new["ids"].ravel(), weights=gained.ravel(), minlength=n)[1:] * px
         table["flux_desartif_m2"] = (
@@ -182,7 +177,7 @@ def compute(
         )
     import geopandas as gpd
 
-    parcelles = gpd.GeoDataFrame(table, geometry=gp.to_crs(rasterio.open(landcover).crs).geometry.values)
+    parcelles = gpd.GeoDataFrame(table, geometry=gp.to_crs(new["crs"]).geometry.values)
     parcelles.attrs["invalid_geometries_repaired"] = invalid
     communes_df = _communes(parcelles, new, old, gc, rs, y_new, y_old)
     return ZanResult(parcelles, communes_df, rs)
@@ -223,6 +218,8 @@ def _communes(
     n = len(keys) + 1
     counts = class_counts(zone, new["labels"], len(keys))
     artif = np.bincount(zone.ravel(), weights=new["artif"].ravel(), minlength=n)
+    if old is not None:
+        gained, lost = (np.bincount(zone.ravel(), weights=f.ravel(), minlength=n) for f in new["flux"])
     for i, (k, name) in enumerate(zip(keys, names, strict=True), start=1):
         p = parcelles[parcelles["commune"] == k]
         surface = counts[i, 1:].sum() * px
@@ -243,15 +240,13 @@ def _communes(
             row[f"{cls.slug}_ha"] = counts[i, cls.code] * px / 1e4
         row["regles"], row["regles_version"] = rs.name, rs.version
         if old is not None:
-            gained = (zone == i) & new["artif"] & ~old["artif"]
-            lost = (zone == i) & old["artif"] & ~new["artif"]
             row.update(
                 {
                     "annee_old": y_old,
                     "annee_new": y_new,
-                    "flux_artif_ha": gained.sum() * px / 1e4,
-                    "flux_desartif_ha": lost.sum() * px / 1e4,
-                    "flux_artif_net_ha": (int(gained.sum()) - int(lost.sum())) * px / 1e4,
+                    "flux_artif_ha": gained[i] * px / 1e4,
+                    "flux_desartif_ha": lost[i] * px / 1e4,
+                    "flux_artif_net_ha": (gained[i] - lost[i]) * px / 1e4,
                     "n_parcelles_nouvellement_artif": int(
                         ((p.statut == "artificialisée") & (p.statut_old != "artificialisée")).sum()
                     ),
