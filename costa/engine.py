@@ -108,30 +108,34 @@ def run_chunks(
     batch: int = 4,
     confidence: bool = False,
     progress: Progress | None = None,
+    read: Callable[[Chunk], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[int, int]:
     """Predict every chunk and hand its core to ``sink``; returns (model pixels, skipped tiles).
 
     Tiles whose core holds no valid source pixel are skipped (written as no data).
+    ``read`` fetches a chunk's pixels (default: ``source.read(chunk.read)``); a mosaic
+    passes one that knows which dalles are the chunk's own.
     """
     if batch < 1:
         raise OptionError(f"--batch {batch} must be at least 1")
     total = sum(len(c.tiles) for c in chunks)
     done = model_px = skipped = 0
-    for chunk, (raw, valid) in _prefetch(chunks, source.read):
+    for chunk, (raw, valid) in _prefetch(chunks, read or (lambda c: source.read(c.read))):
         x = model.card.normalize(raw, valid)
         labels = np.zeros((chunk.core.height, chunk.core.width), np.uint8)
         conf = np.zeros_like(labels) if confidence else None
-        todo = [t for t in chunk.tiles if valid[t.core.slices(chunk.read)].any()]
+        writes = [(t, t.core.intersect(chunk.core)) for t in chunk.tiles]
+        todo = [(t, w) for t, w in writes if valid[w.slices(chunk.read)].any()]
         skipped += len(chunk.tiles) - len(todo)
         for i in range(0, len(todo), batch):
             group = todo[i : i + batch]
-            logits = model.run(np.stack([x[(slice(None), *t.read.slices(chunk.read))] for t in group]))
-            for t, lg in zip(group, logits, strict=True):
+            logits = model.run(np.stack([x[(slice(None), *t.read.slices(chunk.read))] for t, _ in group]))
+            for (t, w), lg in zip(group, logits, strict=True):
                 _decode(
-                    lg[(slice(None), *t.core.slices(t.read))],
+                    lg[(slice(None), *w.slices(t.read))],
                     model.card.lut,
-                    labels[t.core.slices(chunk.core)],
-                    None if conf is None else conf[t.core.slices(chunk.core)],
+                    labels[w.slices(chunk.core)],
+                    None if conf is None else conf[w.slices(chunk.core)],
                 )
             model_px += len(group) * int(logits.shape[2] * logits.shape[3])
             done += len(group)
@@ -158,17 +162,15 @@ def _decode(logits: np.ndarray, lut: np.ndarray, labels: np.ndarray, conf: np.nd
 
 
 def _prefetch(
-    chunks: Sequence[Chunk], read: Callable[[Box], tuple[np.ndarray, np.ndarray]]
+    chunks: Sequence[Chunk], read: Callable[[Chunk], tuple[np.ndarray, np.ndarray]]
 ) -> Iterator[tuple[Chunk, tuple[np.ndarray, np.ndarray]]]:
     """Yield each chunk with its pixels, reading the next one in the background."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="costa-read") as pool:
-        nxt: Future[tuple[np.ndarray, np.ndarray]] | None = (
-            pool.submit(read, chunks[0].read) if chunks else None
-        )
+        nxt: Future[tuple[np.ndarray, np.ndarray]] | None = pool.submit(read, chunks[0]) if chunks else None
         for i, chunk in enumerate(chunks):
             assert nxt is not None
             data = nxt.result()
-            nxt = pool.submit(read, chunks[i + 1].read) if i + 1 < len(chunks) else None
+            nxt = pool.submit(read, chunks[i + 1]) if i + 1 < len(chunks) else None
             yield chunk, data
 
 

@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 from costa.errors import OptionError
 
-__all__ = ["Box", "Span", "Tile", "axis_spans", "check_geometry", "plan_tiles", "round_up"]
+__all__ = ["Box", "Span", "Tile", "axis_spans", "check_geometry", "plan_tiles", "round_up", "tile_length"]
 
 
 class Span(NamedTuple):
@@ -79,10 +79,23 @@ class Box:
         r, c = min(self.row, other.row), min(self.col, other.col)
         return Box(r, c, max(self.row_stop, other.row_stop) - r, max(self.col_stop, other.col_stop) - c)
 
+    def intersect(self, other: Box) -> Box:
+        """Overlap of both boxes (``height`` or ``width`` 0 when they do not meet).
+
+        >>> Box(0, 0, 10, 10).intersect(Box(5, 8, 10, 10))
+        Box(row=5, col=8, height=5, width=2)
+        """
+        r, c = max(self.row, other.row), max(self.col, other.col)
+        return Box(
+            r,
+            c,
+            max(0, min(self.row_stop, other.row_stop) - r),
+            max(0, min(self.col_stop, other.col_stop) - c),
+        )
+
     def clip(self, height: int, width: int) -> Box:
         """Cut the box to ``[0, height) × [0, width)`` (the result may be empty)."""
-        r, c = max(self.row, 0), max(self.col, 0)
-        return Box(r, c, max(0, min(self.row_stop, height) - r), max(0, min(self.col_stop, width) - c))
+        return self.intersect(Box(0, 0, height, width))
 
 
 @dataclass(frozen=True)
