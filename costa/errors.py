@@ -28,6 +28,7 @@ __all__ = [
     "ProviderError",
     "SourceError",
     "SourceReadError",
+    "first_line",
 ]
 
 
@@ -61,3 +62,12 @@ class OutputError(CostaError, OSError):
 
 class ProviderError(CostaError, RuntimeError):
     """The requested ONNX Runtime execution provider cannot run here."""
+
+
+def first_line(e: BaseException) -> str:
+    r"""The first line of an exception's message (GDAL's can run over many lines).
+
+    >>> first_line(OSError("bad block\nat offset 12"))
+    'bad block'
+    """
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -19,7 +19,7 @@ from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from costa.errors import SourceError, SourceReadError
+from costa.errors import SourceError, SourceReadError, first_line
 from costa.model_card import ModelCard
 from costa.tiling import Box
 
@@ -94,7 +94,7 @@ class RasterSource:
         try:
             self._ds = rasterio.open(self.path)
         except RasterioError as e:
-            raise SourceReadError(f"{self.path} is not a raster GDAL can read ({_first_line(e)})") from None
+            raise SourceReadError(f"{self.path} is not a raster GDAL can read ({first_line(e)})") from None
         try:
             self._check(card, bands, force, warn)
         except Exception:
@@ -166,7 +166,7 @@ class RasterSource:
                 else:
                     valid = None
             except RasterioError as e:
-                raise SourceReadError(f"cannot read {self.path} at {b}: {_first_line(e)}") from None
+                raise SourceReadError(f"cannot read {self.path} at {b}: {first_line(e)}") from None
             return raw, valid
 
         return _pad(box, self.height, self.width, len(self.bands), np.dtype(self._ds.dtypes[0]), _read)
@@ -250,10 +250,6 @@ def _pad(
         out[(slice(None), *sl)] = raw
         ok[sl] = True if valid is None else valid
     return out, ok
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def _gdal_type(dtype: str) -> str:

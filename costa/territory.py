@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import rasterio
 from rasterio.transform import from_origin
@@ -19,9 +18,9 @@ from rasterio.windows import Window
 
 from costa.synthetic import Parcel, make_scene
 from costa.tiling import Box
-from costa.writer import write_cog
+from costa.writer import write_cog, write_vrt
 
-__all__ = ["COMMUNES", "Territory", "make_territory", "write_vrt"]
+__all__ = ["COMMUNES", "Territory", "make_territory"]
 
 COMMUNES = (("99101", "Saint-Costa-les-Vignes"), ("99102", "Costa-sur-Orge"))
 """Fictional communes (INSEE département 99 is not used by French communes)."""
@@ -40,35 +39,6 @@ class Territory:
     parcels: Path
     communes: Path
     size_px: tuple[int, int]
-
-
-def write_vrt(
-    path: Path,
-    dalles: list[Path],
-    width: int,
-    height: int,
-    transform: rasterio.Affine,
-    crs_wkt: str,
-    count: int,
-    offsets: list[tuple[int, int, int, int]],
-) -> Path:
-    """Write a GDAL VRT mosaic of same-grid dalles (``offsets`` = row, col, h, w per dalle)."""
-    bands = []
-    for b in range(1, count + 1):
-        sources = "".join(
-            f'<SimpleSource><SourceFilename relativeToVRT="1">{escape(str(p.relative_to(path.parent)))}'
-            f"</SourceFilename><SourceBand>{b}</SourceBand>"
-            f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
-            f'<DstRect xOff="{c}" yOff="{r}" xSize="{w}" ySize="{h}"/></SimpleSource>'
-            for p, (r, c, h, w) in zip(dalles, offsets, strict=True)
-        )
-        bands.append(f'<VRTRasterBand dataType="Byte" band="{b}">{sources}</VRTRasterBand>')
-    gt = ", ".join(repr(v) for v in transform.to_gdal())
-    path.write_text(
-        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{escape(crs_wkt)}</SRS>'
-        f"<GeoTransform>{gt}</GeoTransform>{''.join(bands)}</VRTDataset>\n"
-    )
-    return path
 
 
 def make_territory(

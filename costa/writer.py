@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
@@ -28,7 +29,7 @@ from costa.errors import OutputError
 from costa.nomenclature import CLASSES, NODATA, colormap
 from costa.tiling import Box
 
-__all__ = ["check_writable", "class_tags", "write_cog"]
+__all__ = ["check_writable", "class_tags", "write_cog", "write_vrt"]
 
 
 def check_writable(out: str | Path) -> Path:
@@ -124,3 +125,46 @@ def write_cog(
         for p in (tmp, tmp_cog):
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
+
+
+def write_vrt(
+    path: Path,
+    dalles: list[Path],
+    width: int,
+    height: int,
+    transform: rasterio.Affine,
+    crs_wkt: str,
+    count: int,
+    offsets: list[tuple[int, int, int, int]],
+    palette: Mapping[int, tuple[int, int, int, int]] | None = None,
+) -> Path:
+    """Write a GDAL VRT mosaic of same-grid dalles (``offsets`` = row, col, h, w per dalle).
+
+    With ``palette``, band 1 carries it as a colour table and 0 as no data (class maps).
+    """
+    bands = []
+    for b in range(1, count + 1):
+        sources = "".join(
+            f'<SimpleSource><SourceFilename relativeToVRT="1">{escape(str(p.relative_to(path.parent)))}'
+            f"</SourceFilename><SourceBand>{b}</SourceBand>"
+            f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+            f'<DstRect xOff="{c}" yOff="{r}" xSize="{w}" ySize="{h}"/></SimpleSource>'
+            for p, (r, c, h, w) in zip(dalles, offsets, strict=True)
+        )
+        extra = ""
+        if palette is not None and b == 1:
+            entries = "".join(
+                f'<Entry c1="{r}" c2="{g}" c3="{bl}" c4="{a}"/>'
+                for _, (r, g, bl, a) in sorted(palette.items())
+            )
+            extra = (
+                "<NoDataValue>0</NoDataValue><ColorInterp>Palette</ColorInterp>"
+                f"<ColorTable>{entries}</ColorTable>"
+            )
+        bands.append(f'<VRTRasterBand dataType="Byte" band="{b}">{extra}{sources}</VRTRasterBand>')
+    gt = ", ".join(repr(v) for v in transform.to_gdal())
+    path.write_text(
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{escape(crs_wkt)}</SRS>'
+        f"<GeoTransform>{gt}</GeoTransform>{''.join(bands)}</VRTDataset>\n"
+    )
+    return path

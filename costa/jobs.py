@@ -1,0 +1,641 @@
+"""Jobs over many dalles: plan chunks, run them here or on Dask, resume, report.
+
+A job reads one or more products (RVB, IRC...) as mosaics, cuts the work into chunks (one
+per dalle, or per national grid cell for one large raster), predicts each chunk with its
+halo read from the neighbours, and writes one COG per chunk, a ``landcover.vrt`` mosaic,
+a manifest (:mod:`costa.manifest`) and ``run.json``.
+
+Rerunning the same job into the same folder skips chunks whose output is there with the
+checksum the manifest recorded and recomputes the rest; a chunk that fails is retried, then
+marked failed with its error while the others go on.
+
+Chunks run in this process (``workers=None``), on a :class:`dask.distributed.LocalCluster` of
+``workers`` processes (one ONNX Runtime session each, threads split so they do not
+oversubscribe the cores, one worker per GPU), or on an existing scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import json
+import os
+import platform
+import resource
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rasterio.windows
+
+from costa.__about__ import __version__
+from costa.energy import EnergyMeter, EnergyReading, gpu_count
+from costa.engine import PredictOptions, batch_size, provenance, run_chunks
+from costa.errors import CostaError, OptionError, OutputError, SourceError, first_line
+from costa.grid import Chunk, plan_box_chunks
+from costa.manifest import Manifest, sha256_file
+from costa.mosaic import MAIN, BandRecipe, Mosaic, MosaicSource, find_dalles, scan
+from costa.nomenclature import colormap
+from costa.presets import find_grid, grid_cells, square_cells
+from costa.runtime import Model, open_model
+from costa.tiling import Box
+from costa.writer import check_writable, write_cog, write_vrt
+
+__all__ = ["ChunkResult", "ChunkTask", "Job", "RunReport", "run_chunk", "run_job", "status"]
+
+Echo = Callable[[str], None]
+JobProgress = Callable[[int, int], None]
+"""Called as ``progress(chunks finished, chunks total)``."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to predict, with which model, where; the same from the CLI and a job file.
+
+    Attributes:
+        sources: product name → dalles (folder, glob, list file, VRT or one raster);
+            ``main`` is required and sets the output grid.
+        model: ONNX model with costa metadata.
+        out: output folder (created).
+        bands: band recipe such as ``1,2,3,irc:1`` (default: the main product's first bands).
+        options: tile, halo, batch, provider... as for :func:`costa.predict`.
+        grid: national grid preset to cut one large raster (``auto``: by its CRS; ``none``).
+        workers: Dask worker processes on this machine (None: run in this process).
+        scheduler: address of an existing Dask scheduler (``tcp://host:8786``).
+        retries: extra attempts for a chunk that fails before it is marked failed.
+
+    """
+
+    sources: Mapping[str, str]
+    model: Path
+    out: Path
+    bands: str | None = None
+    options: PredictOptions = field(default_factory=PredictOptions)
+    grid: str | None = "auto"
+    workers: int | None = None
+    scheduler: str | None = None
+    retries: int = 2
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Job:
+        """Read a YAML job file (keys as the attributes; ``options`` as PredictOptions fields).
+
+        Relative paths in it are relative to the file.
+        """
+        import yaml
+
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise OptionError(f"cannot read job file {path}: {first_line(e)}") from None
+        if not isinstance(data, dict) or "sources" not in data or "model" not in data or "out" not in data:
+            raise OptionError(f"job file {path} must be a mapping with at least sources, model and out")
+        base = path.parent
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise OptionError(
+                f"job file {path}: unknown key(s) {', '.join(unknown)} (known: {sorted(known)})"
+            )
+        sources = data["sources"]
+        if isinstance(sources, str):
+            sources = {MAIN: sources}
+        opt_fields = {f.name for f in dataclasses.fields(PredictOptions)}
+        options = data.get("options") or {}
+        bad = sorted(set(options) - opt_fields)
+        if bad:
+            raise OptionError(
+                f"job file {path}: unknown option(s) {', '.join(bad)} (known: {sorted(opt_fields)})"
+            )
+        return cls(
+            sources={k: str(base / str(v)) for k, v in sources.items()},
+            model=base / str(data["model"]),
+            out=base / str(data["out"]),
+            bands=None if data.get("bands") is None else str(data["bands"]),
+            options=PredictOptions(**options),
+            grid=data.get("grid", "auto"),
+            workers=data.get("workers"),
+            scheduler=data.get("scheduler"),
+            retries=int(data.get("retries", 2)),
+        )
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Everything a worker needs to predict one chunk (small: only the dalles it reads)."""
+
+    name: str
+    chunk: Chunk
+    out: Path
+    products: dict[str, Mosaic]
+    recipe: BandRecipe
+    model: Path
+    options: PredictOptions
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What a worker reports for a finished chunk."""
+
+    name: str
+    sha256: str
+    seconds: float
+    model_pixels: int
+    tiles: int
+    tiles_skipped: int
+    provider: str
+    worker: str
+    peak_rss_mb: float
+    warnings: tuple[str, ...] = ()
+
+
+_MODELS: dict[tuple[Path, str, int | None], Model] = {}
+
+
+def _worker_model(path: Path, options: PredictOptions) -> tuple[Model, str]:
+    """The session for ``path`` in this process (one per worker, kept across chunks)."""
+    worker = f"pid{os.getpid()}"
+    with contextlib.suppress(ImportError, ValueError):
+        from distributed import get_worker
+
+        w = get_worker()
+        worker = str(w.name)
+        n = gpu_count()
+        if n > 1 and options.provider != "cpu" and "CUDA_VISIBLE_DEVICES" not in os.environ:
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(int(w.name) % n) if str(w.name).isdigit() else "0"
+    key = (path, options.provider, options.threads)
+    if key not in _MODELS:
+        _MODELS[key] = open_model(path, options.provider, options.threads)
+    return _MODELS[key], worker
+
+
+def run_chunk(task: ChunkTask) -> ChunkResult:
+    """Predict one chunk into its own COG (atomically) and checksum it. Runs on a worker."""
+    t0 = time.perf_counter()
+    model, worker = _worker_model(task.model, task.options)
+    notes: list[str] = []
+    source = MosaicSource(task.products, task.recipe, model.card, task.options.force, notes.append)
+    core = task.chunk.core
+    tags = {**task.tags, "PROVIDER": model.provider}
+    with write_cog(
+        task.out,
+        crs=source.crs,
+        transform=rasterio.windows.transform(
+            rasterio.windows.Window(core.col, core.row, core.width, core.height), source.transform
+        ),
+        width=core.width,
+        height=core.height,
+        confidence=task.options.confidence,
+        tags=tags,
+    ) as write:
+        model_px, skipped = run_chunks(
+            source,
+            model,
+            [task.chunk],
+            lambda box, labels, conf: write(
+                Box(box.row - core.row, box.col - core.col, box.height, box.width), labels, conf
+            ),
+            batch=batch_size(task.options, model),
+            confidence=task.options.confidence,
+            read=lambda c: source.read(c.read, own=c.core),
+        )
+    return ChunkResult(
+        task.name,
+        sha256_file(task.out),
+        time.perf_counter() - t0,
+        model_px,
+        len(task.chunk.tiles),
+        skipped,
+        model.provider,
+        worker,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        tuple(dict.fromkeys(notes)),
+    )
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The run's figures, written to ``run.json`` (DESIGN §8 quality indicators)."""
+
+    data: dict[str, Any]
+
+    @property
+    def failed(self) -> int:
+        """Chunks that failed for good."""
+        return int(self.data["chunks"]["failed"])
+
+    def summary(self) -> str:
+        """One paragraph for the end of the run."""
+        d, c = self.data, self.data["chunks"]
+        energy = d["energy"]
+        e = (
+            f"{energy['wh']} Wh ({energy['wh_per_km2']} Wh/km², {'+'.join(energy['measured_by'])})"
+            if energy["joules"] is not None
+            else f"energy not measured: {energy['reason']}"
+        )
+        return (
+            f"{c['done']} chunk(s) done ({c['computed']} computed, "
+            f"{c['skipped']} already done and verified), "
+            f"{c['failed']} failed, of {c['total']}; {d['mpx']:.1f} Mpx = {d['km2']:.3f} km² in "
+            f"{d['wall_s']:.1f} s: {d['mpx_per_s']:.2f} Mpx/s, {d['km2_per_h']:.2f} km²/h; "
+            f"provider {d['provider']}, {d['workers']} worker(s); {e}"
+        )
+
+
+def run_job(
+    job: Job,
+    *,
+    progress: JobProgress | None = None,
+    echo: Echo | None = None,
+    warn: Echo | None = None,
+) -> RunReport:
+    """Run (or resume) a job; returns its report, also written to ``out/run.json``.
+
+    Raises CostaError for a job that cannot start (bad sources, model, options, busy folder).
+    Chunks that fail do not raise: they are counted in the report (``report.failed``).
+    """
+    say, warn_ = echo or (lambda s: None), warn or (lambda s: None)
+    t0 = time.perf_counter()
+    if job.retries < 0:
+        raise OptionError(f"--retries {job.retries} must be 0 or more")
+    if job.workers is not None and job.workers < 1:
+        raise OptionError(f"--workers {job.workers} must be at least 1")
+    if MAIN not in job.sources:
+        raise SourceError(f"a job needs a '{MAIN}' source; got {', '.join(job.sources)}")
+    card_model = open_model(job.model, "cpu", 1)  # metadata and checks only; workers open their own
+    products = {name: scan(find_dalles(spec), name) for name, spec in job.sources.items()}
+    main = products[MAIN]
+    recipe = _recipe(job.bands, card_model, main)
+    source = MosaicSource(products, recipe, card_model.card, job.options.force, warn_)
+    tile = job.options.tile or card_model.card.tile_size
+    halo = card_model.card.halo if job.options.halo is None else job.options.halo
+    cells = _cells(job, main)
+    chunks = plan_box_chunks(
+        main.height, main.width, tile, halo, card_model.card.stride, [box for _, box in cells]
+    )
+    names = [name for name, _ in cells]
+    fingerprint = json.dumps(
+        {
+            "model_sha256": card_model.sha256,
+            "sources": {k: [str(d.path.resolve()) for d in m.dalles] for k, m in products.items()},
+            "recipe": recipe.inputs,
+            "tile": tile,
+            "halo": halo,
+            "confidence": job.options.confidence,
+            "chunks": names,
+        },
+        sort_keys=True,
+    )
+    out = job.out
+    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out / "run.json")
+    with _lock(out), Manifest(out) as man:
+        previous = man.meta("fingerprint")
+        if previous is not None and previous != fingerprint:
+            raise OutputError(
+                f"{out} holds a job with other sources, model or settings; "
+                "give a new --out folder (or delete this one to start over)"
+            )
+        man.set_meta("fingerprint", fingerprint)
+        _remove_stale_temporaries(out)
+        run = man.start_run(names)
+        done_before = _verified(man, out, warn_)
+        tasks = [
+            ChunkTask(
+                name,
+                chunk,
+                out / f"{name}.tif",
+                source.subset(chunk.read),
+                recipe,
+                job.model,
+                job.options,
+                provenance(
+                    card_model,
+                    [d.path for m in source.subset(chunk.core).values() for d in m.dalles],
+                    ",".join(f"{p}:{b}" for p, b in recipe.inputs),
+                    tile,
+                    halo,
+                ),
+            )
+            for name, chunk in zip(names, chunks, strict=True)
+            if name not in done_before
+        ]
+        broken = {p.stem: err for m in products.values() for p, err in m.broken}
+        for name in [t.name for t in tasks if t.name in broken]:
+            man.started(name)
+            man.failed(name, broken[name], final=True)
+        tasks = [t for t in tasks if t.name not in broken]
+        meter = EnergyMeter()
+        meter.start()
+        with _executor(job, say) as ex:
+            stats = _drive(
+                ex, tasks, man, run, job.retries, len(names), len(done_before) + len(broken), progress, warn_
+            )
+        energy = (
+            meter.stop()
+            if job.scheduler is None
+            else EnergyReading(None, (), "workers run on a remote cluster; measure energy there")
+        )
+        rows = man.rows()
+    done = [r for r in rows if r.status == "done"]
+    boxes = dict(cells)
+    if done:
+        write_vrt(
+            out / "landcover.vrt",
+            [out / f"{r.name}.tif" for r in done],
+            main.width,
+            main.height,
+            main.transform,
+            main.crs.to_wkt(),
+            2 if job.options.confidence else 1,
+            [(b.row, b.col, b.height, b.width) for b in (boxes[r.name] for r in done)],
+            palette=colormap(),
+        )
+    wall = time.perf_counter() - t0
+    px = sum(boxes[r.name].height * boxes[r.name].width for r in done)
+    km2 = px * main.res[0] * main.res[1] / 1e6
+    report = RunReport(
+        {
+            "costa_version": __version__,
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "run": run,
+            "machine": platform.platform(),
+            "model": str(job.model.resolve()),
+            "model_name": card_model.card.name,
+            "model_sha256": card_model.sha256,
+            "provider": ",".join(sorted(stats["providers"])) or "none",
+            "workers": stats["workers"],
+            "scheduler": job.scheduler or ("local-cluster" if job.workers else "in-process"),
+            "dashboard": stats["dashboard"],
+            "sources": {k: {"spec": v, "dalles": len(products[k].dalles)} for k, v in job.sources.items()},
+            "bands": ",".join(f"{p}:{b}" for p, b in recipe.inputs),
+            "tile": tile,
+            "halo": halo,
+            "chunks": {
+                "total": len(names),
+                "done": len(done),
+                "computed": stats["computed"],
+                "skipped": len(done_before),
+                "failed": sum(r.status == "failed" for r in rows),
+                "retried": stats["retried"],
+            },
+            "failures": [{"chunk": r.name, "error": r.error} for r in rows if r.status == "failed"],
+            "mpx": px / 1e6,
+            "model_mpx": stats["model_px"] / 1e6,
+            "km2": round(km2, 4),
+            "wall_s": round(wall, 2),
+            "mpx_per_s": round(px / 1e6 / wall, 3),
+            "km2_per_h": round(km2 / wall * 3600, 3),
+            "peak_rss_mb_per_worker": {k: round(v, 1) for k, v in sorted(stats["rss"].items())},
+            "energy": energy.as_dict(km2),
+        }
+    )
+    tmp = out / ".run.json.tmp"
+    tmp.write_text(json.dumps(report.data, indent=1, ensure_ascii=False))
+    os.replace(tmp, out / "run.json")
+    return report
+
+
+def _recipe(bands: str | None, model: Model, main: Mosaic) -> BandRecipe:
+    n = model.card.n_bands
+    if bands is not None:
+        return BandRecipe.parse(bands)
+    have = min(d.count for d in main.dalles)
+    if have < n:
+        raise SourceError(
+            f"{main.dalles[0].path} has {have} band(s) but model '{model.card.name}' takes {n} "
+            f"({','.join(model.card.bands)}); add the other product and a band recipe, "
+            "e.g. --product irc=DIR --bands 1,2,3,irc:1"
+        )
+    return BandRecipe(tuple((MAIN, b) for b in range(1, n + 1)))
+
+
+def _cells(job: Job, main: Mosaic) -> list[tuple[str, Box]]:
+    """Chunk names and boxes: the dalles, or a grid over one raster."""
+    if len(main.dalles) + len(main.broken) > 1:
+        cells = [(d.name, d.box) for d in main.dalles]
+        names = [n for n, _ in cells] + [p.stem for p, _ in main.broken]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup:
+            raise SourceError(f"two dalles are named {dup}: outputs are named after dalles, rename one")
+        return cells
+    grid = find_grid(job.grid, main.crs)
+    if grid is not None:
+        return grid_cells(grid, main.transform, main.height, main.width)
+    return square_cells(main.height, main.width, job.options.chunk)
+
+
+def _verified(man: Manifest, out: Path, warn: Echo) -> set[str]:
+    """Chunks recorded done whose output is present with the recorded checksum."""
+    ok = set()
+    for r in man.rows():
+        if r.status != "done":
+            continue
+        path = out / f"{r.name}.tif"
+        if path.is_file() and sha256_file(path) == r.sha256:
+            ok.add(r.name)
+        else:
+            warn(f"{path.name} is missing or does not match its checksum: recomputing it")
+            man.failed(r.name, "output missing or corrupt", final=False)
+    return ok
+
+
+@contextlib.contextmanager
+def _lock(out: Path) -> Iterator[None]:
+    """One job at a time per output folder."""
+    with (out / ".costa.lock").open("w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(
+                f"another costa job is writing to {out}; wait for it or use another --out"
+            ) from None
+        yield
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Temporary COGs left by a killed run (the folder is locked: nobody else writes them)."""
+    for p in out.glob(".*.tif"):
+        p.unlink(missing_ok=True)
+
+
+class _Executor:
+    """Runs chunk tasks and hands back outcomes as they finish."""
+
+    slots = 1
+    workers = 1
+    dashboard: str | None = None
+
+    def submit(self, task: ChunkTask) -> None:
+        raise NotImplementedError
+
+    def next(self) -> tuple[ChunkTask, ChunkResult | BaseException]:
+        raise NotImplementedError
+
+
+class _InProcess(_Executor):
+    def __init__(self) -> None:
+        self.queue: deque[ChunkTask] = deque()
+
+    def submit(self, task: ChunkTask) -> None:
+        self.queue.append(task)
+
+    def next(self) -> tuple[ChunkTask, ChunkResult | BaseException]:
+        task = self.queue.popleft()
+        try:
+            return task, run_chunk(task)
+        except CostaError as e:
+            return task, e
+
+
+class _Dask(_Executor):
+    def __init__(self, client: Any) -> None:
+        from distributed import as_completed
+
+        self.client = client
+        self.futures: dict[Any, ChunkTask] = {}
+        self.done = as_completed()
+        info = client.scheduler_info()
+        self.workers = len(info.get("workers", {}))
+        self.slots = max(2, 2 * sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+        self.dashboard = client.dashboard_link
+
+    def submit(self, task: ChunkTask) -> None:
+        fut = self.client.submit(run_chunk, task, pure=False, key=f"costa-{task.name}-{time.monotonic_ns()}")
+        self.futures[fut] = task
+        self.done.add(fut)
+
+    def next(self) -> tuple[ChunkTask, ChunkResult | BaseException]:
+        fut = next(self.done)
+        task = self.futures.pop(fut)
+        try:
+            return task, fut.result()
+        except Exception as e:  # the worker's exception, or KilledWorker after repeated deaths
+            return task, e
+
+
+@contextlib.contextmanager
+def _executor(job: Job, say: Echo) -> Iterator[_Executor]:
+    if job.scheduler is None and job.workers is None:
+        yield _InProcess()
+        return
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if job.scheduler is not None:
+        with Client(job.scheduler, timeout="30s") as client:
+            ex = _Dask(client)
+            say(f"Dask scheduler {job.scheduler}: {ex.workers} worker(s), dashboard {ex.dashboard}")
+            yield ex
+        return
+    n = job.workers or 1
+    threads = job.options.threads or max(1, (os.cpu_count() or 1) // n)
+    env = {"GDAL_CACHEMAX": "16", "OMP_NUM_THREADS": str(threads), "MALLOC_ARENA_MAX": "2"}
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+            env=env,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(n)
+        ex = _Dask(client)
+        say(f"Dask LocalCluster: {n} worker process(es) × {threads} thread(s); dashboard {ex.dashboard}")
+        yield ex
+
+
+def _drive(
+    ex: _Executor,
+    tasks: list[ChunkTask],
+    man: Manifest,
+    run: int,
+    retries: int,
+    total: int,
+    finished: int,
+    progress: JobProgress | None,
+    warn: Echo,
+) -> dict[str, Any]:
+    """Keep the executor fed, record outcomes, retry failures; returns run statistics."""
+    stats: dict[str, Any] = {
+        "computed": 0,
+        "retried": 0,
+        "model_px": 0,
+        "providers": set(),
+        "rss": {},
+        "workers": ex.workers,
+        "dashboard": ex.dashboard,
+    }
+    todo, inflight, seen = deque(tasks), 0, set()
+    if progress:
+        progress(finished, total)
+    while todo or inflight:
+        while todo and inflight < ex.slots:
+            task = todo.popleft()
+            man.started(task.name)
+            ex.submit(task)
+            inflight += 1
+        task, outcome = ex.next()
+        inflight -= 1
+        if isinstance(outcome, ChunkResult):
+            man.done(task.name, run, outcome.sha256, outcome.seconds, outcome.worker)
+            stats["computed"] += 1
+            stats["model_px"] += outcome.model_pixels
+            stats["providers"].add(outcome.provider)
+            rss = stats["rss"]
+            rss[outcome.worker] = max(rss.get(outcome.worker, 0.0), outcome.peak_rss_mb)
+            for note in outcome.warnings:
+                if note not in seen:
+                    seen.add(note)
+                    warn(note)
+            finished += 1
+        else:
+            attempts = next(r.attempts for r in man.rows() if r.name == task.name)
+            final = attempts > retries
+            msg = (
+                first_line(outcome)
+                if isinstance(outcome, CostaError)
+                else f"{type(outcome).__name__}: {first_line(outcome)}"
+            )
+            man.failed(task.name, msg, final)
+            if final:
+                warn(f"chunk {task.name} failed after {attempts} attempt(s): {msg}")
+                finished += 1
+            else:
+                stats["retried"] += 1
+                todo.append(task)
+        if progress:
+            progress(finished, total)
+    return stats
+
+
+def status(out: Path) -> dict[str, Any]:
+    """Progress of the job in ``out`` (running or stopped), from its manifest.
+
+    Returns counts by status, failures with their errors and the last update time.
+    """
+    with Manifest(Path(out), readonly=True) as man:
+        rows = man.rows()
+        runs = man.meta("runs")
+    counts = {s: sum(r.status == s for r in rows) for s in ("done", "running", "pending", "failed")}
+    return {
+        "folder": str(out),
+        "runs": int(runs or 0),
+        "total": len(rows),
+        **counts,
+        "failures": [
+            {"chunk": r.name, "attempts": r.attempts, "error": r.error} for r in rows if r.status == "failed"
+        ],
+        "updated": max((r.updated for r in rows if r.updated), default=None),
+    }
