@@ -58,7 +58,7 @@ class Job:
     """What to predict, with which model, where; the same from the CLI and a job file.
 
     Attributes:
-        sources: product name → dalles (folder, glob, list file, VRT or one raster);
+        sources: product name → dalles (folder, glob, list file, VRT or one raster, or several);
             ``main`` is required and sets the output grid.
         model: ONNX model with costa metadata.
         out: output folder (created).
@@ -71,7 +71,7 @@ class Job:
 
     """
 
-    sources: Mapping[str, str]
+    sources: Mapping[str, str | tuple[str, ...]]
     model: Path
     out: Path
     bands: str | None = None
@@ -114,7 +114,10 @@ class Job:
                 f"job file {path}: unknown option(s) {', '.join(bad)} (known: {sorted(opt_fields)})"
             )
         return cls(
-            sources={k: str(base / str(v)) for k, v in sources.items()},
+            sources={
+                k: tuple(str(base / str(x)) for x in v) if isinstance(v, list) else str(base / str(v))
+                for k, v in sources.items()
+            },
             model=base / str(data["model"]),
             out=base / str(data["out"]),
             bands=None if data.get("bands") is None else str(data["bands"]),
@@ -270,7 +273,10 @@ def run_job(
     if MAIN not in job.sources:
         raise SourceError(f"a job needs a '{MAIN}' source; got {', '.join(job.sources)}")
     card_model = open_model(job.model, "cpu", 1)  # metadata and checks only; workers open their own
-    products = {name: scan(find_dalles(spec), name) for name, spec in job.sources.items()}
+    products = {
+        name: scan([p for s in ((spec,) if isinstance(spec, str) else spec) for p in find_dalles(s)], name)
+        for name, spec in job.sources.items()
+    }
     main = products[MAIN]
     recipe = _recipe(job.bands, card_model, main)
     source = MosaicSource(products, recipe, card_model.card, job.options.force, warn_)
@@ -281,6 +287,7 @@ def run_job(
         main.height, main.width, tile, halo, card_model.card.stride, [box for _, box in cells]
     )
     names = [name for name, _ in cells]
+    broken = {p.stem: e for m in products.values() for p, e in m.broken}  # fail alone, by dalle name
     fingerprint = json.dumps(
         {
             "model_sha256": card_model.sha256,
@@ -305,7 +312,8 @@ def run_job(
             )
         man.set_meta("fingerprint", fingerprint)
         _remove_stale_temporaries(out)
-        run = man.start_run(names)
+        all_names = names + sorted(set(broken) - set(names))
+        run = man.start_run(all_names)
         done_before = _verified(man, out, warn_)
         tasks = [
             ChunkTask(
@@ -327,8 +335,7 @@ def run_job(
             for name, chunk in zip(names, chunks, strict=True)
             if name not in done_before
         ]
-        broken = {p.stem: err for m in products.values() for p, err in m.broken}
-        for name in [t.name for t in tasks if t.name in broken]:
+        for name in sorted(set(broken) - done_before):
             man.started(name)
             man.failed(name, broken[name], final=True)
         tasks = [t for t in tasks if t.name not in broken]
@@ -336,7 +343,7 @@ def run_job(
         meter.start()
         with _executor(job, say) as ex:
             stats = _drive(
-                ex, tasks, man, run, job.retries, len(names), len(done_before) + len(broken), progress, warn_
+                ex, tasks, man, run, job.retries, len(all_names), len(all_names) - len(tasks), progress, warn_
             )
         energy = (
             meter.stop()
@@ -379,7 +386,7 @@ def run_job(
             "tile": tile,
             "halo": halo,
             "chunks": {
-                "total": len(names),
+                "total": len(rows),
                 "done": len(done),
                 "computed": stats["computed"],
                 "skipped": len(done_before),
@@ -389,7 +396,7 @@ def run_job(
             "failures": [{"chunk": r.name, "error": r.error} for r in rows if r.status == "failed"],
             "mpx": px / 1e6,
             "model_mpx": stats["model_px"] / 1e6,
-            "km2": round(km2, 4),
+            "km2": round(km2, 6),
             "wall_s": round(wall, 2),
             "mpx_per_s": round(px / 1e6 / wall, 3),
             "km2_per_h": round(km2 / wall * 3600, 3),

@@ -100,8 +100,10 @@ def test_user_errors_are_one_line_and_leave_no_output(
 def test_output_directory_errors(bad_inputs: dict[str, Path], tmp_path: Path) -> None:
     res = costa("predict", bad_inputs["good"], "-m", bad_inputs["model"], "-o", tmp_path / "nope" / "lc.tif")
     assert_clean_error(res, "output directory", "does not exist", "mkdir -p")
-    res = costa("predict", bad_inputs["good"], "-m", bad_inputs["model"], "-o", tmp_path)
-    assert_clean_error(res, "is a directory; give a file name")
+    res = costa(
+        "predict", bad_inputs["good"], bad_inputs["good"], "-m", bad_inputs["model"], "-o", tmp_path / "a.tif"
+    )
+    assert_clean_error(res, "give --out a folder")
 
 
 def test_unwritable_directory_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,277 @@
+"""Jobs over dalle mosaics, with real Dask schedulers and worker processes on localhost."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from costa.engine import PredictOptions, predict
+from costa.jobs import Job, run_job
+from costa.nomenclature import by_code
+from costa.territory import Territory, make_territory
+from costa.zoo import demo_model_path
+from tests.test_cli import assert_clean_error, costa
+
+DALLE = 640
+OPTS = ["--tile", "512", "--halo", "128"]
+OPTIONS = PredictOptions(tile=512, halo=128)
+
+
+@pytest.fixture(scope="module")
+def terr(tmp_path_factory: pytest.TempPathFactory) -> Territory:
+    return make_territory(tmp_path_factory.mktemp("terr"), seed=3, dalles=(3, 3), dalle_px=DALLE)
+
+
+@pytest.fixture(scope="module")
+def whole(terr: Territory, tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    """One prediction over the merged mosaic: the reference every job must match."""
+    out = tmp_path_factory.mktemp("whole") / "whole.tif"
+    predict(terr.ortho[2021], demo_model_path(), out, OPTIONS)
+    with rasterio.open(out) as ds:
+        return ds.read(1)
+
+
+def dalles(terr: Territory) -> Path:
+    return terr.root / "dalles_2021"
+
+
+def mosaic(out: Path) -> np.ndarray:
+    with rasterio.open(out / "landcover.vrt") as ds:
+        return ds.read(1)
+
+
+def manifest(out: Path) -> dict[str, tuple[str, int, int | None]]:
+    with sqlite3.connect(out / "manifest.sqlite") as db:
+        return {n: (s, a, r) for n, s, a, r in db.execute("SELECT name, status, attempts, run FROM chunks")}
+
+
+def border_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Agreement overall and within 2 px of dalle borders, the mosaic's outer 32-px frame left out."""
+    inner = (slice(32, -32), slice(32, -32))
+    near = np.zeros(a.shape, bool)
+    for k in range(DALLE, a.shape[0], DALLE):
+        near[k - 2 : k + 2, :] = True
+        near[:, k - 2 : k + 2] = True
+    same = (a == b)[inner]
+    return float(same.mean()), float(same[near[inner]].mean())
+
+
+def test_rgb_and_irc_dalles_on_a_local_cluster_match_one_whole_prediction(
+    terr: Territory, whole: np.ndarray, tmp_path: Path
+) -> None:
+    # Split each RGBN dalle into an RVB file and an IRC file (NIR, R, G) of the same name.
+    for product, bands in (("RVB", [1, 2, 3]), ("IRC", [4, 1, 2])):
+        (tmp_path / product).mkdir()
+        for src in sorted(dalles(terr).glob("*.tif")):
+            with rasterio.open(src) as ds:
+                profile = {**ds.profile, "count": 3}
+                with rasterio.open(tmp_path / product / src.name, "w", **profile) as dst:
+                    dst.write(ds.read(bands))
+    job = Job(
+        {"main": str(tmp_path / "RVB"), "irc": str(tmp_path / "IRC")},
+        demo_model_path(),
+        tmp_path / "out",
+        bands="1,2,3,irc:1",
+        options=OPTIONS,
+        workers=2,
+    )
+    messages: list[str] = []
+    report = run_job(job, echo=messages.append)
+    assert report.data["chunks"] == {
+        "total": 9,
+        "done": 9,
+        "computed": 9,
+        "skipped": 0,
+        "failed": 0,
+        "retried": 0,
+    }
+    assert report.data["workers"] == 2 and report.data["scheduler"] == "local-cluster"
+    assert any("dashboard http://127.0.0.1:" in m for m in messages)
+    assert len(report.data["peak_rss_mb_per_worker"]) == 2
+    assert report.data["energy"]["joules"] is None and "no energy counter" in report.data["energy"]["reason"]
+    assert report.data["km2"] == pytest.approx(9 * (DALLE * 0.2) ** 2 / 1e6)
+    got = mosaic(tmp_path / "out")
+    overall, border = border_agreement(got, whole)
+    assert overall >= 0.999 and border >= 0.995, (overall, border)
+    with rasterio.open(tmp_path / "out" / "landcover.vrt") as ds:
+        assert ds.colormap(1)[1][:3] == by_code(1).rgb  # class colours travel with the mosaic
+    one = sorted((tmp_path / "out").glob("SYN-*.tif"))[4]
+    with rasterio.open(one) as ds:
+        assert (ds.width, ds.height) == (DALLE, DALLE)
+        assert ds.tags()["BANDS"] == "main:1,main:2,main:3,irc:1"
+        assert one.name in ds.tags()["SOURCES"] and "IRC" in ds.tags()["SOURCES"]
+
+
+def test_a_large_raster_is_cut_along_the_national_grid(tmp_path: Path) -> None:
+    from tests.conftest import structured_image, write_raster
+
+    img = structured_image(1, 600, 700)
+    src = write_raster(tmp_path / "big.tif", img, res=0.2)
+    with rasterio.open(src, "r+") as ds:  # straddle two Lambert-93 km dalles
+        ds.transform = from_origin(380900.0, 6280000.0, 0.2, 0.2)
+    report = run_job(Job({"main": str(src)}, demo_model_path(), tmp_path / "out", options=OPTIONS))
+    assert sorted(p.name for p in (tmp_path / "out").glob("0*.tif")) == ["0380-6280.tif", "0381-6280.tif"]
+    with rasterio.open(tmp_path / "out" / "0380-6280.tif") as ds:
+        assert ds.width == 500 and ds.transform.c == 380900.0
+    assert report.data["chunks"]["done"] == 2
+
+
+def run_cli_job(src: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "costa",
+            "predict",
+            str(src),
+            "-m",
+            str(demo_model_path()),
+            "-o",
+            str(out),
+            *OPTS,
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_done(out: Path, n: int, proc: subprocess.Popen[str], timeout: float = 240) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if (out / "manifest.sqlite").exists():
+            try:
+                if sum(s == "done" for s, _, _ in manifest(out).values()) >= n:
+                    return
+            except sqlite3.OperationalError:
+                pass
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("job made no progress")
+
+
+def test_killing_a_worker_does_not_lose_the_job(terr: Territory, whole: np.ndarray, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_cli_job(dalles(terr), out, "--workers", "2")
+    wait_for_done(out, 1, proc)
+    workers = [
+        p
+        for p in psutil.Process(proc.pid).children(recursive=True)
+        if "spawn_main" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())
+    ]
+    assert workers, "no Dask worker process found"
+    os.kill(workers[0].pid, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert all(s == "done" for s, _, _ in manifest(out).values())
+    assert np.array_equal(mosaic(out), whole) or border_agreement(mosaic(out), whole)[0] >= 0.999
+
+
+def test_kill_9_then_rerun_resumes_without_recomputing(
+    terr: Territory, whole: np.ndarray, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    proc = run_cli_job(dalles(terr), out)
+    wait_for_done(out, 3, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {n: v for n, v in manifest(out).items() if v[0] == "done"}
+    assert 3 <= len(before) < 9
+    res = costa("status", out)
+    assert res.returncode == 0 and f"{len(before)}/9 chunks done" in res.stdout
+    res = costa("predict", dalles(terr), "-m", demo_model_path(), "-o", out, *OPTS)
+    assert res.returncode == 0, res.stderr
+    after = manifest(out)
+    assert all(after[n] == v for n, v in before.items())  # same attempt count and run: not recomputed
+    assert all(s == "done" and r == 2 for n, (s, _, r) in after.items() if n not in before)
+    assert f"{len(before)} already done and verified" in res.stderr
+    assert np.array_equal(mosaic(out), whole)
+    assert not list(out.glob(".*.tif"))  # temporaries of the killed run are gone
+
+
+def test_corrupt_output_is_recomputed_on_rerun(terr: Territory, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_job(Job({"main": str(dalles(terr))}, demo_model_path(), out, options=OPTIONS))
+    victim = sorted(out.glob("SYN-*.tif"))[0]
+    good = victim.read_bytes()
+    victim.write_bytes(good[: len(good) // 2])
+    warnings: list[str] = []
+    report = run_job(
+        Job({"main": str(dalles(terr))}, demo_model_path(), out, options=OPTIONS), warn=warnings.append
+    )
+    assert report.data["chunks"]["computed"] == 1 and report.data["chunks"]["skipped"] == 8
+    assert any(victim.name in w and "checksum" in w for w in warnings)
+    with rasterio.open(victim) as ds:
+        assert ds.read(1).min() >= 1
+
+
+def test_corrupt_dalles_fail_alone_and_name_themselves(terr: Territory, tmp_path: Path) -> None:
+    src = tmp_path / "dalles"
+    shutil.copytree(dalles(terr), src)
+    files = sorted(src.glob("*.tif"))
+    truncated, garbled = files[4], files[0]  # the centre dalle: every other dalle reads it for context
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])
+    data = bytearray(garbled.read_bytes())  # header intact, compressed tiles garbled
+    data[len(data) // 4 : len(data) // 2] = os.urandom(len(data) // 2 - len(data) // 4)
+    garbled.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    res = costa("predict", src, "-m", demo_model_path(), "-o", out, *OPTS, "--retries", "1")
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    assert f"failed: {truncated.stem}: {truncated} cannot be opened" in res.stderr
+    assert f"failed: {garbled.stem}: cannot read {garbled}" in res.stderr
+    assert "2 chunk(s) failed" in res.stderr
+    states = manifest(out)
+    assert states[garbled.stem][:2] == ("failed", 2)  # first attempt + one retry
+    assert sum(s == "done" for s, _, _ in states.values()) == 7
+    res = costa("status", out)
+    assert f"failed: {garbled.stem} (2 attempts): cannot read" in res.stdout
+
+
+def test_sources_that_do_not_fit_together_are_named(terr: Territory, tmp_path: Path) -> None:
+    src = tmp_path / "dalles"
+    shutil.copytree(dalles(terr), src)
+    odd = sorted(src.glob("*.tif"))[2]
+    with rasterio.open(odd, "r+") as ds:
+        ds.crs = "EPSG:2975"
+    res = costa("predict", src, "-m", demo_model_path(), "-o", tmp_path / "o1")
+    assert_clean_error(res, odd.name, "EPSG:2975", "share one CRS")
+    with rasterio.open(odd, "r+") as ds:
+        ds.crs = "EPSG:2154"
+        t = ds.transform
+        ds.transform = from_origin(t.c, t.f, 0.25, 0.25)
+    res = costa("predict", src, "-m", demo_model_path(), "-o", tmp_path / "o2")
+    assert_clean_error(res, odd.name, "share one resolution")
+    with rasterio.open(odd, "r+") as ds:
+        ds.transform = t
+    res = costa("predict", src, "-m", demo_model_path(), "-o", tmp_path / "o3", "--bands", "1,2,3,irc:1")
+    assert_clean_error(res, "product 'irc'", "--product irc=DIR")
+
+
+def test_job_file_and_changed_settings(terr: Territory, tmp_path: Path) -> None:
+    (tmp_path / "job.yaml").write_text(
+        f"sources: {{main: {dalles(terr)}}}\nmodel: {demo_model_path()}\nout: out\n"
+        "options: {tile: 512, halo: 128}\nretries: 0\n"
+    )
+    res = costa("run", tmp_path / "job.yaml", "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "out").glob("SYN-*.tif"))) == 9
+    res = costa("predict", dalles(terr), "-m", demo_model_path(), "-o", tmp_path / "out", "--halo", "64")
+    assert_clean_error(res, "holds a job with other sources, model or settings")
+    (tmp_path / "bad.yaml").write_text("sources: x\nmodel: m\nout: o\nspeed: 11\n")
+    assert_clean_error(costa("run", tmp_path / "bad.yaml"), "unknown key(s) speed")
