@@ -416,8 +416,7 @@ def serve(
     """Serve a report folder and a read-only JSON API (/communes, /communes/INSEE, /parcels/ID)."""
     from costa.serve import serve as run
 
-    err.print(f"costa serve: http://{host}:{port}/ (Ctrl-C to stop)")
-    run(folder, host=host, port=port)
+    run(folder, host=host, port=port, announce=lambda url: err.print(f"costa serve: {url} (Ctrl-C to stop)"))
 
 
 @app.command()

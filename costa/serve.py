@@ -96,6 +96,7 @@ def create_app(root: str | Path) -> Any:
         description="Chiffres ZAN par commune et parcelle (lecture seule).",
         docs_url=None,
         redoc_url=None,  # their pages load scripts from a CDN: not offline
+        redirect_slashes=False,  # "/x/" is 404, not a redirect that hints at what exists
     )
 
     def missing(what: str) -> JSONResponse:
@@ -146,8 +147,10 @@ def create_app(root: str | Path) -> Any:
     return app
 
 
-def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the report folder ``root`` until interrupted (Ctrl-C)."""
+def serve(
+    root: str | Path, host: str = "127.0.0.1", port: int = 8000, announce: Callable[[str], None] | None = None
+) -> None:
+    """Serve the report folder ``root`` until interrupted (Ctrl-C); ``announce`` gets the URL."""
     if not 0 < port < 65536:
         raise OptionError(f"--port {port}: give a TCP port between 1 and 65535")
     app = create_app(root)
@@ -155,5 +158,6 @@ def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
         import uvicorn
     except ImportError:
         raise ImportError(_HINT) from None
-
+    if announce is not None:
+        announce(f"http://{host}:{port}/")
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
