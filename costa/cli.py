@@ -478,6 +478,23 @@ def zan_query(
         out.print(t)
 
 
+@zan_app.command("report")
+def zan_report(
+    gpkg: Annotated[Path, typer.Argument(help="GeoPackage from costa zan compute.")],
+    landcover: Annotated[Path, typer.Option(help="Land-cover raster the GeoPackage was computed on.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")],
+    landcover_before: Annotated[Path | None, typer.Option(help="Older vintage, same grid.")] = None,
+    max_px: Annotated[int, typer.Option(help="Longest side of the map overlay (px).")] = 1500,
+) -> None:
+    """Write an offline HTML report: one page per commune (map, legend, chart, figures) and an index."""
+    from costa.report import build_report
+
+    if not 64 <= max_px <= 4096:
+        raise OptionError(f"--max-px {max_px}: choose between 64 and 4096")
+    index = build_report(gpkg, landcover, out_dir, landcover_before=landcover_before, max_px=max_px)
+    out.print(f"wrote {index} (open it in a browser, or: costa serve {out_dir})")
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out/demo"),
@@ -520,6 +537,19 @@ def demo(
         f"{s['zan']} --commune 99101"
     )
     out.print("  open the landcover_*.tif in QGIS: the 16-class colormap is embedded")
+    out.print(f"  report: {s['report']}")
+
+
+@app.command()
+def serve(
+    folder: Annotated[Path, typer.Argument(help="Report folder from costa zan report.")],
+    host: Annotated[str, typer.Option(help="Address to bind (localhost only by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve a report folder and a read-only JSON API (/communes, /communes/INSEE, /parcels/ID)."""
+    from costa.serve import serve as run
+
+    run(folder, host=host, port=port, announce=lambda url: err.print(f"costa serve: {url} (Ctrl-C to stop)"))
 
 
 @app.command()

@@ -97,5 +97,12 @@ def run_demo(
         "zan": str(out / "zan.gpkg"),
         "zan_vs_truth": zan_vs_truth,
     }
+    from costa.report import build_report
+
+    summary["report"] = str(
+        build_report(
+            out / "zan.gpkg", out / f"landcover_{y_new}.tif", out / "report", out / f"landcover_{y_old}.tif"
+        )
+    )
     (out / "run.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
     return summary

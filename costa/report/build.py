@@ -1,0 +1,292 @@
+"""What a commune page shows: figures, class areas per vintage, parcels and provenance.
+
+Everything here is read from the ZAN GeoPackage (``parcelles`` and ``communes`` layers of
+:func:`costa.zan.io.write`) and the land-cover COGs; nothing is recomputed that the
+GeoPackage already holds, so a page and ``costa zan query`` always agree. Class areas per
+vintage are counted over the commune's parcels (a pixel belongs to the parcel holding its
+centre, as in :mod:`costa.zan.compute`), the one footprint both vintages share.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from costa.errors import SourceError, SourceReadError
+from costa.nomenclature import CLASSES
+from costa.report.overlay import Overlay, read_overlay
+
+__all__ = [
+    "STATUS_COLORS",
+    "CommunePage",
+    "Figure",
+    "Vintage",
+    "build_pages",
+    "file_stem",
+    "fr_number",
+]
+
+NEW = "nouvellement artificialisée"
+STATUS_COLORS: dict[str, str] = {
+    "artificialisée": "#c0392b",
+    "partiellement artificialisée": "#e67e22",
+    "non artificialisée": "#2e86c1",
+    NEW: "#8e44ad",
+}
+"""Outline colour of a parcel by status (``NEW`` = artificialised since the older vintage)."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One ZAN figure: the GeoPackage field it comes from, its French label and value."""
+
+    field: str
+    label: str
+    value: Any
+    text: str
+
+
+@dataclass(frozen=True)
+class Vintage:
+    """One land-cover raster: its year label, file and provenance tags."""
+
+    label: str
+    path: Path
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CommunePage:
+    """Everything one commune's page shows."""
+
+    insee: str
+    nom: str
+    stem: str
+    figures: list[Figure]
+    class_ha: list[tuple[str, list[float]]]
+    """Per vintage (label, area in ha of each class of :data:`CLASSES`, in order)."""
+    parcels: dict[str, Any]
+    """GeoJSON of the parcels in metres from the overlay's lower-left corner."""
+    overlays: list[tuple[str, Overlay]]
+    provenance: list[tuple[str, str]]
+    row: dict[str, Any] = field(default_factory=dict)
+    """The commune's row of the ``communes`` layer (JSON-ready)."""
+
+
+def fr_number(value: float, digits: int = 2) -> str:
+    r"""Format a number the French way: narrow no-break space for thousands, decimal comma.
+
+    >>> fr_number(12345.678)
+    '12\u202f345,68'
+    >>> fr_number(7, 0)
+    '7'
+    """
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", "\u202f").replace(".", ",")
+
+
+def file_stem(insee: str) -> str:
+    """The file name stem of a commune's page, safe whatever the code holds.
+
+    >>> file_stem("2A004"), file_stem("../x")
+    ('commune-2A004', 'commune-___x')
+    """
+    return "commune-" + re.sub(r"[^0-9A-Za-z_-]", "_", insee)
+
+
+def _read_gpkg(gpkg: Path) -> tuple[Any, Any]:
+    import pyogrio
+
+    if not gpkg.is_file():
+        raise SourceReadError(f"ZAN GeoPackage not found: {gpkg} (make it with costa zan compute)")
+    try:
+        layers = {name for name, _ in pyogrio.list_layers(gpkg)}
+    except Exception as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise SourceReadError(f"{gpkg} is not a GeoPackage GDAL can read ({reason})") from None
+    if not {"parcelles", "communes"} <= layers:
+        raise SourceError(f"{gpkg} has no 'parcelles' and 'communes' layers; make it with costa zan compute")
+    parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles")
+    communes = pyogrio.read_dataframe(gpkg, layer="communes", read_geometry=False)
+    for col in ("id", "commune"):
+        parcelles[col] = parcelles[col].astype(str)
+    communes["insee_com"] = communes["insee_com"].astype(str)
+    return parcelles, communes
+
+
+def _vintage(path: Path, label: str | None) -> Vintage:
+    import rasterio
+
+    if not path.is_file():
+        raise SourceReadError(f"land-cover raster not found: {path}")
+    try:
+        with rasterio.open(path) as src:
+            tags = dict(src.tags())
+    except rasterio.errors.RasterioError:
+        raise SourceReadError(f"{path} is not a raster GDAL can read") from None
+    return Vintage(label or tags.get("YEAR") or path.stem, path, tags)
+
+
+def _class_ha(path: Path, parcelles: Any, keys: list[str]) -> np.ndarray:
+    """Area (ha) of each class over each commune's parcels: shape (len(keys), 16)."""
+    import rasterio
+
+    from costa.zan.compute import zone_ids
+    from costa.zan.rules import class_counts
+
+    with rasterio.open(path) as src:
+        labels = src.read(1)
+        ids = zone_ids(parcelles, src.crs, src.shape, src.transform)
+        px = abs(src.transform.a * src.transform.e)
+    index = {k: i + 1 for i, k in enumerate(keys)}
+    lut = np.array([0, *(index.get(c, 0) for c in parcelles["commune"])], np.int32)
+    counts = class_counts(lut[ids], labels, len(keys))
+    return np.asarray(counts[1:, [c.code for c in CLASSES]] * px / 1e4, dtype=float)
+
+
+def _figures(row: dict[str, Any]) -> list[Figure]:
+    n = max(int(row["n_parcelles"]), 1)
+    figs = [
+        Figure("annee", "Millésime", row["annee"], str(row["annee"])),
+        Figure("surface_ha", "Surface mesurée", row["surface_ha"], f"{fr_number(row['surface_ha'])} ha"),
+        Figure("artif_ha", "Surface artificialisée", row["artif_ha"], f"{fr_number(row['artif_ha'])} ha"),
+        Figure("artif_pct", "Part artificialisée", row["artif_pct"], f"{fr_number(row['artif_pct'])} %"),
+        Figure("n_parcelles", "Parcelles", row["n_parcelles"], fr_number(row["n_parcelles"], 0)),
+    ]
+    for key, label in (
+        ("n_parcelles_artif", "Parcelles artificialisées"),
+        ("n_parcelles_partielles", "Parcelles partiellement artificialisées"),
+        ("n_parcelles_non_artif", "Parcelles non artificialisées"),
+    ):
+        pct = 100 * row[key] / n
+        figs.append(Figure(key, label, row[key], fr_number(row[key], 0)))
+        figs.append(Figure(f"{key}_pct", f"{label} (part)", pct, f"{fr_number(pct)} %"))
+    if row.get("annee_old") is not None:
+        period = f"{row['annee_old']}–{row['annee_new']}"
+        for key, label in (
+            ("flux_artif_ha", f"Flux d'artificialisation {period}"),
+            ("flux_desartif_ha", f"Flux de désartificialisation {period}"),
+            ("flux_artif_net_ha", f"Artificialisation nette {period}"),
+        ):
+            figs.append(Figure(key, label, row[key], f"{fr_number(row[key])} ha"))
+        k = "n_parcelles_nouvellement_artif"
+        figs.append(Figure(k, f"Parcelles nouvellement artificialisées {period}", row[k], str(row[k])))
+    figs.append(Figure("regles", "Règles", row["regles"], str(row["regles"])))
+    figs.append(
+        Figure("regles_version", "Version des règles", row["regles_version"], str(row["regles_version"]))
+    )
+    return figs
+
+
+def _provenance(gpkg: Path, row: dict[str, Any], vintages: list[Vintage]) -> list[tuple[str, str]]:
+    out = [
+        ("Données ZAN", gpkg.name),
+        ("Règles", f"{row['regles']} v{row['regles_version']}"),
+        ("Périmètre", "limites communales" if row.get("perimetre") == "commune" else "union des parcelles"),
+    ]
+    for v in vintages:
+        t = v.tags
+        sources = ", ".join(Path(s).name for s in json.loads(t.get("SOURCES", "[]"))) or "inconnues"
+        sha = f" (sha256 {t['MODEL_SHA256'][:12]}…)" if "MODEL_SHA256" in t else ""
+        model = t.get("MODEL", "inconnu") + sha
+        out.append(
+            (
+                f"Occupation du sol {v.label}",
+                f"{v.path.name} — modèle {model}, costa {t.get('COSTA_VERSION', '?')}, "
+                f"produit le {t.get('CREATED', '?')}, ortho-images : {sources}",
+            )
+        )
+    return out
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        v = v.item() if isinstance(v, np.generic) else v
+        out[k] = None if isinstance(v, float) and math.isnan(v) else v
+    return out
+
+
+def _parcels_geojson(parcels: Any, origin: tuple[float, float]) -> dict[str, Any]:
+    import shapely
+
+    x0, y0 = origin
+    geoms = shapely.transform(np.asarray(parcels.geometry.values), lambda c: np.round(c - (x0, y0), 2))
+    features = []
+    for g, (_, p) in zip(geoms, parcels.iterrows(), strict=True):
+        new = p["statut"] == "artificialisée" and p.get("statut_old", "artificialisée") != "artificialisée"
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(g),
+                "properties": {
+                    "id": p["id"],
+                    "statut": NEW if new else p["statut"],
+                    "artif_pct": round(float(p["artif_pct"]), 1),
+                    "surface_m2": round(float(p["surface_m2"]), 1),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def build_pages(
+    gpkg: str | Path,
+    landcover: str | Path,
+    landcover_before: str | Path | None = None,
+    max_px: int = 1500,
+) -> list[CommunePage]:
+    """Read the ZAN GeoPackage and rasters into one :class:`CommunePage` per commune.
+
+    Example:
+        >>> pages = build_pages("out/demo/zan.gpkg", "out/demo/landcover_2024.tif")  # doctest: +SKIP
+        >>> [f.text for f in pages[0].figures if f.field == "artif_pct"]  # doctest: +SKIP
+        ['31,42 %']
+
+    """
+    gpkg = Path(gpkg)
+    parcelles, communes = _read_gpkg(gpkg)
+    first = communes.iloc[0]
+    has_old = "annee_old" in communes and first["annee_old"] == first["annee_old"]  # not NaN
+    old_label = str(first["annee_old"]) if has_old else None
+    vintages = [_vintage(Path(landcover), str(first["annee"]))]
+    if landcover_before is not None:
+        vintages.insert(0, _vintage(Path(landcover_before), old_label))
+    import rasterio
+
+    with rasterio.open(vintages[-1].path) as src:
+        crs = src.crs
+    parcelles = parcelles.to_crs(crs)
+    keys = list(communes["insee_com"])
+    areas = [(v.label, _class_ha(v.path, parcelles, keys)) for v in vintages]
+    if not areas[-1][1].any():
+        raise SourceError(
+            f"no parcel of {gpkg.name} overlaps {landcover}; is it the raster the GeoPackage came from?"
+        )
+    pages = []
+    for i, r in enumerate(communes.to_dict("records")):
+        row = _jsonable(r)
+        mine = parcelles[parcelles["commune"] == row["insee_com"]]
+        bounds = tuple(mine.total_bounds) if len(mine) else None
+        overlays = [(v.label, read_overlay(v.path, bounds, max_px)) for v in vintages] if bounds else []
+        origin = overlays[-1][1].bounds[:2] if overlays else (0.0, 0.0)
+        pages.append(
+            CommunePage(
+                insee=row["insee_com"],
+                nom=row["nom"],
+                stem=file_stem(row["insee_com"]),
+                figures=_figures(row),
+                class_ha=[(label, [float(a) for a in ha[i]]) for label, ha in areas],
+                parcels=_parcels_geojson(mine, origin),
+                overlays=overlays,
+                provenance=_provenance(gpkg, row, vintages),
+                row=row,
+            )
+        )
+    return pages

@@ -1,0 +1,86 @@
+"""The map overlay: a small paletted PNG of the land-cover COG, read from its overviews.
+
+A report never embeds the full-resolution raster: the window covering a commune is read
+with ``out_shape`` bounded to ``max_px`` on its longer side, so GDAL serves it from the
+COG's internal overviews (resampled by *mode* when the COG was written), and the classes
+keep the nomenclature's colours through the PNG palette (0 = no data, transparent).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from costa.errors import SourceError
+from costa.nomenclature import colormap
+
+__all__ = ["Overlay", "downsampled_shape", "palette_png", "read_overlay"]
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A PNG and the box it covers, in the raster's CRS (left, bottom, right, top)."""
+
+    png: bytes
+    bounds: tuple[float, float, float, float]
+    width: int
+    height: int
+
+
+def downsampled_shape(height: int, width: int, max_px: int) -> tuple[int, int]:
+    """The (height, width) of a read whose longer side is at most ``max_px``, ratio kept.
+
+    >>> downsampled_shape(3000, 1500, 1500)
+    (1500, 750)
+    >>> downsampled_shape(400, 300, 1500)  # never upsampled
+    (400, 300)
+    """
+    scale = min(1.0, max_px / max(height, width, 1))
+    return max(1, math.ceil(height * scale)), max(1, math.ceil(width * scale))
+
+
+def palette_png(labels: np.ndarray) -> bytes:
+    r"""Encode a 2-D uint8 class array as a paletted PNG with the nomenclature's colours.
+
+    >>> palette_png(np.array([[0, 1], [13, 16]], np.uint8))[:8]
+    b'\x89PNG\r\n\x1a\n'
+    """
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
+    h, w = labels.shape
+    with warnings.catch_warnings(), MemoryFile() as mem:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a picture: no georeferencing on purpose
+        with mem.open(driver="PNG", width=w, height=h, count=1, dtype="uint8") as dst:
+            dst.write(labels.astype(np.uint8, copy=False), 1)
+            dst.write_colormap(1, colormap())
+        data: bytes = mem.read()
+    return data
+
+
+def read_overlay(path: Any, bounds: tuple[float, float, float, float], max_px: int = 1500) -> Overlay:
+    """Read the part of the COG at ``path`` inside ``bounds`` (raster CRS), downsampled.
+
+    The window is snapped outwards to whole pixels and clipped to the raster, so the
+    overlay's bounds are exact and may be a little larger than ``bounds``.
+    """
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.windows import Window, from_bounds
+
+    with rasterio.open(path) as src:
+        f = from_bounds(*bounds, transform=src.transform)
+        c0, r0 = max(0, math.floor(f.col_off)), max(0, math.floor(f.row_off))
+        c1 = min(src.width, math.ceil(f.col_off + f.width))
+        r1 = min(src.height, math.ceil(f.row_off + f.height))
+        if c1 <= c0 or r1 <= r0:
+            raise SourceError(f"{path} does not cover the box {bounds}; is it the raster of this GeoPackage?")
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        h, w = downsampled_shape(int(win.height), int(win.width), max_px)
+        labels = src.read(1, window=win, out_shape=(h, w), resampling=Resampling.nearest)
+        box = src.window_bounds(win)
+    return Overlay(palette_png(labels), (box[0], box[1], box[2], box[3]), w, h)

@@ -1,0 +1,124 @@
+"""The report in a real headless Chromium, opened from file:// and from a real `costa serve`.
+
+Debian's /usr/bin/chromium driven by Playwright (never `playwright install`: no browser download).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
+
+from costa.nomenclature import CLASSES
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FIGURES = [
+    "artif_ha", "artif_pct", "n_parcelles", "n_parcelles_artif", "n_parcelles_partielles",
+    "n_parcelles_non_artif", "flux_artif_ha", "flux_desartif_ha", "flux_artif_net_ha",
+    "n_parcelles_nouvellement_artif", "regles_version",
+]  # fmt: skip
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        reason = "needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(reason + "; .ci/run installs it")
+        pytest.skip(reason)
+    sync_api = pytest.importorskip("playwright.sync_api", reason='needs playwright: pip install -e ".[dev]"')
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def rgb(png: bytes) -> np.ndarray:
+    """(H, W, 3) uint8 pixels of a PNG screenshot."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with MemoryFile(png) as mem, mem.open() as src:
+            return np.moveaxis(src.read()[:3], 0, -1)
+
+
+def parse_fr(text: str) -> float:
+    """'1\u202f234,57 ha' → 1234.57 (French thousands and decimal separators, unit after a space)."""
+    return float(text.replace("\u202f", "").split(" ")[0].replace(",", "."))
+
+
+@pytest.mark.parametrize("origin", ["file", "server"])
+def test_commune_page_in_chromium(
+    browser: Any, demo: dict[str, Any], server: str, origin: str, tmp_path: Path
+) -> None:
+    report = Path(demo["report"]).parent
+    insee = "99102"
+    url = (
+        (report / f"commune-{insee}.html").as_uri() if origin == "file" else f"{server}/commune-{insee}.html"
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on(
+        "request",
+        lambda r: (
+            None if r.url.startswith(("data:", "file:", server)) else problems.append(f"went out: {r.url}")
+        ),
+    )
+    page.goto(url)
+
+    # The map drew: the overlay image decoded, the parcels are paths, and the pixels show the classes.
+    overlay = page.locator("img.leaflet-image-layer")
+    overlay.wait_for()
+    assert overlay.evaluate("img => img.complete && img.naturalWidth > 0 && img.naturalWidth <= 1500")
+    parcels = demo["parcelles_gpkg"]
+    assert page.locator("#map path.leaflet-interactive").count() == (parcels.commune == insee).sum()
+    shot = page.locator("#map").screenshot(path=str(tmp_path / f"report-{origin}.png"))
+    px = rgb(shot).reshape(-1, 3).astype(int)
+    assert (px < 240).any(axis=1).mean() > 0.2, "the map is blank"
+    colours = np.array([c.rgb for c in CLASSES])
+    near = np.abs(px[:, None, :] - colours[None]).max(axis=2) <= 16  # fill tint and antialiasing
+    assert near.any(axis=1).mean() > 0.2 and near.any(axis=0).sum() >= 6, "no class colours on the map"
+
+    # The legend lists the 16 classes, in the nomenclature's order.
+    items = page.locator("#legend li").all_inner_texts()
+    assert [t.strip() for t in items] == [f"{c.code} — {c.fr}" for c in CLASSES]
+
+    # The figures are the GeoPackage's (value attribute and the French text shown).
+    row = demo["communes_gpkg"].set_index("insee_com").loc[insee]
+    shown = page.eval_on_selector_all(
+        "#figures tr[data-field]",
+        "rows => rows.map(r => [r.dataset.field, r.dataset.value, r.cells[1].innerText])",
+    )
+    figures = {f: (float(v) if f != "regles" else v, text) for f, v, text in shown}
+    for field in FIGURES:
+        value, text = figures[field]
+        assert value == pytest.approx(row[field], rel=1e-12), field
+        assert parse_fr(text) == pytest.approx(row[field], abs=0.006), (field, text)
+    assert figures["regles"][0] == row["regles"]
+    assert page.locator("#csv").get_attribute("href") == f"commune-{insee}-parcelles.csv"
+    assert page.locator("#chart rect").count() == 2 * 16 + 2
+    assert problems == []
+    page.close()

@@ -1,0 +1,145 @@
+"""The report folder: figures equal the GeoPackage's, overlay downsampled, escaping, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
+
+from costa.nomenclature import CLASSES
+from costa.report import build_pages, build_report
+from costa.report.overlay import read_overlay
+from costa.report.render import render_commune
+from tests.test_cli import assert_clean_error, costa
+
+FIGURES = [
+    "artif_ha", "artif_pct", "surface_ha", "n_parcelles", "n_parcelles_artif", "n_parcelles_partielles",
+    "n_parcelles_non_artif", "flux_artif_ha", "flux_desartif_ha", "flux_artif_net_ha",
+    "n_parcelles_nouvellement_artif", "regles_version",
+]  # fmt: skip
+
+
+def read_png(data: bytes) -> tuple[np.ndarray, dict[int, tuple[int, ...]]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with MemoryFile(data) as mem, mem.open() as src:
+            return src.read(1), src.colormap(1)
+
+
+@pytest.fixture(scope="module")
+def pages(demo: dict[str, Any]) -> list[Any]:
+    root = demo["root"]
+    return build_pages(root / "zan.gpkg", root / "landcover_2024.tif", root / "landcover_2021.tif", 300)
+
+
+def test_demo_writes_the_report(demo: dict[str, Any]) -> None:
+    index = Path(demo["report"])
+    assert index == demo["root"] / "report" / "index.html" and index.is_file()
+    html = index.read_text()
+    for insee in demo["communes_gpkg"].insee_com:
+        assert f'href="commune-{insee}.html"' in html and (index.parent / f"commune-{insee}.html").is_file()
+    assert json.loads((demo["root"] / "run.json").read_text())["report"] == str(index)
+
+
+def test_figures_are_the_geopackage_ones(demo: dict[str, Any], pages: list[Any]) -> None:
+    communes = demo["communes_gpkg"].set_index("insee_com")
+    assert [p.insee for p in pages] == list(communes.index)
+    for page in pages:
+        row = communes.loc[page.insee]
+        figs = {f.field: f for f in page.figures}
+        for field in FIGURES:
+            assert figs[field].value == pytest.approx(row[field], rel=1e-12), field
+        n = row["n_parcelles"]
+        assert figs["n_parcelles_artif_pct"].value == pytest.approx(100 * row["n_parcelles_artif"] / n)
+        assert figs["artif_ha"].text == f"{row['artif_ha']:.2f} ha".replace(".", ",")
+        assert figs["regles"].value == row["regles"] == "cosia-2023"
+
+
+def test_class_areas_per_vintage(demo: dict[str, Any], pages: list[Any]) -> None:
+    """The newest vintage's areas are the sums of the parcels' areas in the GeoPackage."""
+    parcelles = demo["parcelles_gpkg"]
+    for page in pages:
+        (old_label, old), (new_label, new) = page.class_ha
+        assert (old_label, new_label) == ("2021", "2024")
+        mine = parcelles[parcelles.commune == page.insee]
+        expected = [mine[f"{c.slug}_m2"].sum() / 1e4 for c in CLASSES]
+        np.testing.assert_allclose(new, expected, rtol=1e-9, atol=1e-9)
+        assert sum(old) == pytest.approx(sum(new))  # same parcels, same grid
+        assert old != new  # the two vintages differ
+
+
+def test_overlay_is_downsampled_with_the_class_palette(demo: dict[str, Any], pages: list[Any]) -> None:
+    lc = demo["root"] / "landcover_2024.tif"
+    with rasterio.open(lc) as src:
+        full = src.read(1)
+        bounds = tuple(src.bounds)
+    ov = read_overlay(lc, bounds, max_px=200)  # type: ignore[arg-type]
+    labels, cmap = read_png(ov.png)
+    assert labels.shape == (ov.height, ov.width) == (200, 200)
+    assert ov.bounds == pytest.approx(bounds)
+    for c in CLASSES:
+        assert cmap[c.code][:3] == c.rgb and cmap[c.code][3] == 255
+    assert cmap[0][3] == 0  # no data is transparent
+    # Class shares survive the downsampling (mode overviews): within 2 points of the full raster.
+    for c in CLASSES:
+        assert (labels == c.code).mean() == pytest.approx((full == c.code).mean(), abs=0.02), c.fr
+    for page in pages:
+        for _, o in page.overlays:
+            assert max(o.width, o.height) <= 300
+
+
+def test_page_escapes_text_and_lists_the_16_classes(pages: list[Any]) -> None:
+    evil = dataclasses.replace(pages[0], nom='<script>alert("x")</script>')
+    html = render_commune(evil)
+    assert '<script>alert("x")' not in html and "&lt;script&gt;alert(" in html
+    legend = html[html.index('<ul id="legend">') : html.index("</ul>", html.index('<ul id="legend">'))]
+    assert legend.count("<li ") == 16
+    for c in CLASSES:
+        assert f"{c.code} — {c.fr}" in legend
+    assert "<script src" not in html and "<link" not in html  # Leaflet inlined: one file, offline
+
+
+def test_cli_zan_report(demo: dict[str, Any], tmp_path: Path) -> None:
+    root = demo["root"]
+    res = costa(
+        "zan", "report", root / "zan.gpkg", "--landcover", root / "landcover_2024.tif", "--out", tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    assert f"wrote {tmp_path / 'index.html'}" in res.stdout
+    csv = (tmp_path / "commune-99101-parcelles.csv").read_text().splitlines()
+    parcelles = demo["parcelles_gpkg"]
+    assert len(csv) == 1 + (parcelles.commune == "99101").sum()
+    html = (tmp_path / "commune-99101.html").read_text()
+    assert 'href="commune-99101-parcelles.csv"' in html and "2021 (ha)" not in html  # one vintage only
+
+
+def test_cli_zan_report_errors(demo: dict[str, Any], tmp_path: Path) -> None:
+    root = demo["root"]
+    lc = root / "landcover_2024.tif"
+    assert_clean_error(
+        costa("zan", "report", tmp_path / "no.gpkg", "--landcover", lc, "--out", tmp_path / "r"),
+        "ZAN GeoPackage not found",
+    )
+    (tmp_path / "file").write_text("x")
+    assert_clean_error(
+        costa("zan", "report", root / "zan.gpkg", "--landcover", lc, "--out", tmp_path / "file"),
+        "is a file; give a folder",
+    )
+    assert not (tmp_path / "r").exists()
+
+
+def test_build_report_refuses_a_raster_elsewhere(demo: dict[str, Any], tmp_path: Path) -> None:
+    from costa.errors import SourceError
+    from tests.conftest import write_raster
+
+    far = write_raster(tmp_path / "far.tif", np.ones((1, 64, 64), np.uint8))  # 840000, 6520000: south
+    with pytest.raises(SourceError, match="overlaps"):
+        build_report(demo["root"] / "zan.gpkg", far, tmp_path / "r")
