@@ -188,7 +188,7 @@ def test_kill_9_then_rerun_resumes_without_recomputing(
     proc = run_cli_job(dalles(terr), out)
     wait_for_done(out, 3, proc)
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.communicate()
     before = {n: v for n, v in manifest(out).items() if v[0] == "done"}
     assert 3 <= len(before) < 9
     res = costa("status", out)
