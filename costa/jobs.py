@@ -218,9 +218,18 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         skipped,
         model.provider,
         worker,
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        _peak_rss_mb(),
         tuple(dict.fromkeys(notes)),
     )
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss, not inherited over fork+exec)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @dataclass(frozen=True)
