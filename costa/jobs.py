@@ -279,6 +279,7 @@ def run_job(
         raise OptionError(f"--retries {job.retries} must be 0 or more")
     if job.workers is not None and job.workers < 1:
         raise OptionError(f"--workers {job.workers} must be at least 1")
+    job = _settle_workers(job)
     if MAIN not in job.sources:
         raise SourceError(f"a job needs a '{MAIN}' source; got {', '.join(job.sources)}")
     card_model = open_model(job.model, "cpu", 1)  # metadata and checks only; workers open their own
@@ -419,6 +420,19 @@ def run_job(
     return report
 
 
+def _settle_workers(job: Job) -> Job:
+    """One worker per GPU by default; CPU threads split so local workers do not oversubscribe cores."""
+    workers = job.workers
+    if workers is None and job.scheduler is None and job.options.provider != "cpu" and gpu_count() > 1:
+        workers = gpu_count()
+    threads = job.options.threads
+    if threads is None and workers and job.scheduler is None:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    return dataclasses.replace(
+        job, workers=workers, options=dataclasses.replace(job.options, threads=threads)
+    )
+
+
 def _recipe(bands: str | None, model: Model, main: Mosaic) -> BandRecipe:
     n = model.card.n_bands
     if bands is not None:
@@ -553,7 +567,7 @@ def _executor(job: Job, say: Echo) -> Iterator[_Executor]:
             yield ex
         return
     n = job.workers or 1
-    threads = job.options.threads or max(1, (os.cpu_count() or 1) // n)
+    threads = job.options.threads or 1
     env = {"GDAL_CACHEMAX": "16", "OMP_NUM_THREADS": str(threads), "MALLOC_ARENA_MAX": "2"}
     with (
         LocalCluster(
