@@ -94,12 +94,9 @@ def window_box(
         c0, c1 = max(0, math.floor(min(cols) + eps)), min(width, math.ceil(max(cols) - eps))
         r0, r1 = max(0, math.floor(min(rows) + eps)), min(height, math.ceil(max(rows) - eps))
         if c1 <= c0 or r1 <= r0:
-            left, top = transform * (0, 0)
-            right, bottom = transform * (width, height)
-            raise OptionError(
-                f"bounds={bounds!r} do not overlap the raster, which covers "
-                f"({min(left, right):g}, {min(top, bottom):g}, {max(left, right):g}, {max(top, bottom):g})"
-            )
+            (x0, y0), (x1, y1) = transform * (0, 0), transform * (width, height)
+            covers = ", ".join(f"{v:.2f}" for v in (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+            raise OptionError(f"bounds={bounds!r} do not overlap the raster, which covers ({covers})")
         return Box(r0, c0, r1 - r0, c1 - c0)
     return Box(0, 0, height, width)
 
@@ -230,6 +227,10 @@ def predict(
         (384, 768)
 
     """
+    if isinstance(out, engine.PredictOptions):
+        raise OptionError(
+            "the third argument is out (a .tif path); pass options as options=PredictOptions(...)"
+        )
     options = options or engine.PredictOptions()
     if isinstance(source, str | os.PathLike):
         if out is not None:
