@@ -174,6 +174,7 @@ def landcover(
         ax.set_xlabel(text["x"])
         ax.set_ylabel(text["y"])
         ax.ticklabel_format(useOffset=False, style="plain")
+        ax.locator_params(nbins=4)  # Lambert-93 metres are 7-digit numbers
     if title:
         ax.set_title(title)
     if legend != "none":
@@ -280,7 +281,8 @@ def zan(
         )
     names = list(dict.fromkeys(df["nom"].astype(str)))
     y = np.arange(len(names))
-    ax = _axes(ax, (8, 1.2 + 0.6 * len(names) * (2 if kind == "flux" else 1)))
+    rows = len(names) * (2 if kind == "flux" else 1)
+    ax = _axes(ax, (8, max(1.2 + 0.6 * rows, 4.5 if kind == "classes" else 0.0)))
     if kind == "artif":
         years = sorted(df["annee"].unique()) if "annee" in df.columns else [None]
         h = 0.8 / len(years)
