@@ -60,11 +60,13 @@ def window_box(
 
     Bounds take every pixel they touch and are clipped to the raster.
 
-    >>> from affine import Affine
-    >>> window_box(100, 200, window=(slice(10, 20), slice(-50, None)))
-    Box(row=10, col=150, height=10, width=50)
-    >>> window_box(100, 200, bounds=(2.0, -3.0, 3.1, -1.0), transform=Affine(0.2, 0, 0, 0, -0.2, 0))
-    Box(row=5, col=10, height=10, width=6)
+    Examples:
+        >>> from affine import Affine
+        >>> window_box(100, 200, window=(slice(10, 20), slice(-50, None)))
+        Box(row=10, col=150, height=10, width=50)
+        >>> window_box(100, 200, bounds=(2.0, -3.0, 3.1, -1.0), transform=Affine(0.2, 0, 0, 0, -0.2, 0))
+        Box(row=5, col=10, height=10, width=6)
+
     """
     if window is not None and bounds is not None:
         raise OptionError("give window= or bounds=, not both")
@@ -107,8 +109,10 @@ def context_box(box: Box, height: int, width: int, context: int, stride: int) ->
     Aligning the context box on multiples of the stride keeps the network's pooling grid where
     it is in a prediction of the whole raster.
 
-    >>> context_box(Box(300, 0, 100, 50), 1000, 1000, context=128, stride=32)
-    Box(row=160, col=0, height=384, width=192)
+    Examples:
+        >>> context_box(Box(300, 0, 100, 50), 1000, 1000, context=128, stride=32)
+        Box(row=160, col=0, height=384, width=192)
+
     """
     r0 = max(0, (box.row - context) // stride * stride)
     c0 = max(0, (box.col - context) // stride * stride)
@@ -215,7 +219,7 @@ def predict(
         DataArrays carry ``crs``, ``transform`` and the class names and colours in ``attrs``;
         with ``options.confidence`` they gain a ``band`` dim (1 = class, 2 = confidence %).
 
-    Example:
+    Examples:
         >>> import costa
         >>> terr = costa.synthetic.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
         >>> model = costa.open_model(costa.demo_model_path())
@@ -342,7 +346,7 @@ def evaluate(pred: Any, truth: Any) -> Metrics:
 
     Two paths are read block by block (rasters of any size); anything else is compared in memory.
 
-    Example:
+    Examples:
         >>> import costa
         >>> terr = costa.synthetic.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
         >>> da = costa.predict(terr.ortho[2024], costa.demo_model_path())

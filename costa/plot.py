@@ -5,10 +5,11 @@ Colours and class names come from :mod:`costa.nomenclature`; legends and axis la
 in French (``lang="fr"``, the default) or English (``lang="en"``). Every function draws on
 ``ax`` when given one, else on a new figure, and returns the axes.
 
->>> import numpy as np
->>> cmap, norm = class_colormap()
->>> cmap.N, [round(float(v), 3) for v in cmap(norm(1))]
-(17, [0.808, 0.439, 0.475, 1.0])
+Examples:
+    >>> cmap, norm = class_colormap()
+    >>> cmap.N, [round(float(v), 3) for v in cmap(norm(1))]
+    (17, [0.808, 0.439, 0.475, 1.0])
+
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def landcover(
 
     Georeferenced inputs are drawn in map coordinates (metres).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ax = landcover(np.array([[1, 2], [13, 13]], np.uint8), lang="en")
         >>> [t.get_text() for t in ax.get_legend().get_texts()]
@@ -206,7 +207,7 @@ def confusion(
         lang: ``fr`` or ``en`` class names.
         normalize: show each truth row in % (recall per class) rather than pixel counts.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from costa.evaluation import Metrics
         >>> m = Metrics.from_arrays(np.array([1, 1, 2, 2]), np.array([1, 2, 2, 2]))
@@ -258,7 +259,7 @@ def zan(
             (land-cover areas stacked in the class colours); ``auto`` is ``flux`` when the
             table has flux columns, else ``artif``.
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> df = pd.DataFrame({"nom": ["A", "B"], "annee": [2024, 2024], "artif_pct": [12.5, 30.0]})
         >>> ax = zan(df, kind="artif")

@@ -409,7 +409,7 @@ def make_territory(
         The :class:`~costa.territory.Territory` paths: ``ortho[year]``, ``truth[year]``,
         ``parcels``, ``communes``.
 
-    Example:
+    Examples:
         >>> terr = make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
         >>> terr.size_px, terr.ortho[2024].name, terr.communes.name
         ((384, 768), 'ortho_2024.vrt', 'communes.geojson')

@@ -15,13 +15,16 @@ Georeferencing is read back from the same places (``spatial_ref`` coordinate, th
 rioxarray's ``open_rasterio``, by costa, or by hand all work. xarray is imported only
 when one of these functions runs.
 
->>> import numpy as np
->>> from affine import Affine
->>> da = labels_dataarray(np.ones((2, 3), np.uint8), "EPSG:2154", Affine(0.2, 0, 840000, 0, -0.2, 6521000))
->>> da.dims, float(da.x[0]), da.attrs["class_names_en"][0]
-(('y', 'x'), 840000.1, 'building')
->>> georef(da)[1] == Affine(0.2, 0, 840000, 0, -0.2, 6521000)
-True
+Examples:
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> t = Affine(0.2, 0, 840000, 0, -0.2, 6521000)
+    >>> da = labels_dataarray(np.ones((2, 3), np.uint8), "EPSG:2154", t)
+    >>> da.dims, float(da.x[0]), da.attrs["class_names_en"][0]
+    (('y', 'x'), 840000.1, 'building')
+    >>> georef(da)[1] == t
+    True
+
 """
 
 from __future__ import annotations
@@ -53,9 +56,11 @@ def is_dataarray(obj: object) -> bool:
 def class_attrs() -> dict[str, Any]:
     """The nomenclature as DataArray attributes (CF flags, names in both languages, colours).
 
-    >>> a = class_attrs()
-    >>> a["flag_values"][:3], a["flag_meanings"].split()[0], a["class_colors"][0]
-    ((1, 2, 3), 'batiment', '#ce7079')
+    Examples:
+        >>> a = class_attrs()
+        >>> a["flag_values"][:3], a["flag_meanings"].split()[0], a["class_colors"][0]
+        ((1, 2, 3), 'batiment', '#ce7079')
+
     """
     return {
         "long_name": "land cover (CoSIA, 16 classes)",

@@ -119,7 +119,7 @@ def compute(
         year: vintage of ``landcover`` (default: its ``YEAR`` tag).
         year_before: vintage of ``landcover_before`` (default: its ``YEAR`` tag).
 
-    Example:
+    Examples:
         >>> import costa
         >>> terr = costa.synthetic.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
         >>> r = compute(terr.truth[2024], terr.parcels, terr.communes, landcover_before=terr.truth[2021])
