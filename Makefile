@@ -18,12 +18,13 @@ demo: $(STAMP)
 	$(VENV)/bin/costa demo --out out/demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check costa tests benchmarks
+	$(VENV)/bin/ruff check costa tests benchmarks docs conftest.py
 	$(PY) -m mypy
 	$(PY) -m pytest
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 bench: $(STAMP)
 	$(PY) -m benchmarks run --quick
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out site .pytest_cache .mypy_cache .ruff_cache

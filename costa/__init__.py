@@ -1,14 +1,26 @@
 """costa: land-cover segmentation of very large orthophotos with ONNX U-Nets.
 
+The public API, for scripts and notebooks:
+
+* :func:`predict` — a raster file to a COG, or a file / DataArray / numpy array to labels
+  (windows by pixel slices or map bounds); :func:`open_model` to load a model once;
+  :func:`evaluate` — IoU, mIoU and accuracy against a truth;
+* :mod:`costa.zan` — :func:`costa.zan.compute` and :func:`costa.zan.query` for ZAN tables;
+* :mod:`costa.synthetic` — :func:`costa.synthetic.make_territory`, the demo territory;
+* :mod:`costa.plot` — class maps, confusion matrices and ZAN charts.
+
 >>> import costa
 >>> len(costa.CLASSES)
 16
 """
 
+from costa import plot, synthetic, zan
 from costa.__about__ import __version__
-from costa.engine import PredictOptions, PredictReport, predict, predict_array
+from costa.api import evaluate, predict
+from costa.engine import PredictOptions, PredictReport, predict_array
 from costa.errors import (
     CostaError,
+    MissingDependencyError,
     ModelError,
     ModelMetadataError,
     OptionError,
@@ -17,14 +29,18 @@ from costa.errors import (
     SourceError,
     SourceReadError,
 )
+from costa.evaluation import Metrics
 from costa.model_card import ModelCard
 from costa.nomenclature import CLASSES, LandCoverClass
 from costa.runtime import Model, open_model
+from costa.zoo import demo_model_path
 
 __all__ = [
     "CLASSES",
     "CostaError",
     "LandCoverClass",
+    "Metrics",
+    "MissingDependencyError",
     "Model",
     "ModelCard",
     "ModelError",
@@ -37,7 +53,12 @@ __all__ = [
     "SourceError",
     "SourceReadError",
     "__version__",
+    "demo_model_path",
+    "evaluate",
     "open_model",
+    "plot",
     "predict",
     "predict_array",
+    "synthetic",
+    "zan",
 ]

@@ -14,6 +14,7 @@ Exception tree::
     ├── SourceError (ValueError)             the input raster does not fit the model
     ├── SourceReadError (OSError)            the input cannot be opened or read
     ├── OutputError (OSError)                the output cannot be written
+    ├── MissingDependencyError (ImportError) an optional extra is not installed (names it)
     └── ProviderError (RuntimeError)         the requested execution provider is unavailable
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "CostaError",
+    "MissingDependencyError",
     "ModelError",
     "ModelMetadataError",
     "OptionError",
@@ -62,6 +64,10 @@ class OutputError(CostaError, OSError):
 
 class ProviderError(CostaError, RuntimeError):
     """The requested ONNX Runtime execution provider cannot run here."""
+
+
+class MissingDependencyError(CostaError, ImportError):
+    """An optional dependency is missing; the message gives the ``pip install`` line."""
 
 
 def first_line(e: BaseException) -> str:

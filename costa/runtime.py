@@ -122,6 +122,12 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
         ModelError: not an ONNX file. ModelMetadataError: metadata missing or inconsistent.
         ProviderError: the requested provider cannot run here.
 
+    Examples:
+        >>> import costa
+        >>> model = costa.open_model(costa.demo_model_path(), provider="cpu")
+        >>> model.card.name, model.card.bands, model.provider
+        ('costa-demo', ('R', 'G', 'B', 'NIR'), 'cpu')
+
     """
     path = Path(path)
     if not path.is_file():

@@ -1,9 +1,13 @@
 """ZAN (zéro artificialisation nette) figures from land-cover rasters (see shared ZAN.md).
 
-Work in progress: :mod:`costa.zan.rules` holds the pure arithmetic (rule sets, usage proxy,
-thresholds, parcel status); reading parcels, commune aggregation and exports come next.
+:func:`compute` turns one or two land-cover rasters, parcels and communes into tables per
+parcel and per commune (:class:`ZanResult`); :func:`write` saves them as a GeoPackage (plus
+CSV and Parquet) and :func:`query` reads a commune back. :mod:`costa.zan.rules` holds the
+pure arithmetic (rule sets, usage proxy, thresholds, parcel status).
 """
 
+from costa.zan.compute import ZanResult, compute
+from costa.zan.io import query, write
 from costa.zan.rules import (
     RULESETS,
     ParcelRule,
@@ -18,8 +22,12 @@ __all__ = [
     "RULESETS",
     "ParcelRule",
     "RuleSet",
+    "ZanResult",
     "artificialised",
     "class_counts",
+    "compute",
     "parcel_status",
+    "query",
     "urban_usage",
+    "write",
 ]

@@ -110,9 +110,23 @@ def compute(
 ) -> ZanResult:
     """Compute the ZAN tables (one vintage, or two with flux).
 
-    Example:
-        >>> r = compute("out/demo/landcover_2024.tif", "out/demo/parcelles.geojson")  # doctest: +SKIP
-        >>> r.communes[["insee_com", "artif_ha", "artif_pct"]]  # doctest: +SKIP
+    Args:
+        landcover: class raster of the (newer) vintage, e.g. from :func:`costa.predict`.
+        parcels: parcels (Etalab cadastre GeoJSON or any OGR source with ``id`` and ``commune``).
+        communes: commune boundaries (``INSEE_COM``/``NOM``); default: communes of the parcels.
+        landcover_before: class raster of the older vintage on the same grid, for the flux.
+        rules: rule set name (see :data:`costa.zan.RULESETS`).
+        year: vintage of ``landcover`` (default: its ``YEAR`` tag).
+        year_before: vintage of ``landcover_before`` (default: its ``YEAR`` tag).
+
+    Examples:
+        >>> import costa
+        >>> terr = costa.synthetic.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
+        >>> r = compute(terr.truth[2024], terr.parcels, terr.communes, landcover_before=terr.truth[2021])
+        >>> r.communes[["insee_com", "nom", "annee_old", "annee_new"]].values.tolist()
+        [['99101', 'Saint-Costa-les-Vignes', 2021, 2024], ['99102', 'Costa-sur-Orge', 2021, 2024]]
+        >>> bool((r.communes.artif_ha > 0).all()), len(r.parcelles) > 10
+        (True, True)
 
     """
     import pandas as pd

@@ -37,7 +37,17 @@ def write(result: ZanResult, out: str | Path) -> list[Path]:
 
 
 def query(gpkg: str | Path, commune: str) -> Any:
-    """Rows of the ``communes`` layer for an INSEE code or a name (case-insensitive)."""
+    """Rows of the ``communes`` layer for an INSEE code or a name (case-insensitive).
+
+    Examples:
+        >>> import costa
+        >>> terr = costa.synthetic.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
+        >>> result = costa.zan.compute(terr.truth[2024], terr.parcels, terr.communes)
+        >>> written = write(result, tmp / "zan.gpkg")
+        >>> query(tmp / "zan.gpkg", "costa-sur-orge")[["insee_com", "nom"]].values.tolist()
+        [['99102', 'Costa-sur-Orge']]
+
+    """
     import difflib
 
     import pyogrio
