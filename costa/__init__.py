@@ -5,6 +5,7 @@ The public API, for scripts and notebooks:
 * :func:`predict` — a raster file to a COG, or a file / DataArray / numpy array to labels
   (windows by pixel slices or map bounds); :func:`open_model` to load a model once;
   :func:`evaluate` — IoU, mIoU and accuracy against a truth;
+* :func:`run_job` — a resumable job over many dalles (here or on Dask), :func:`job_status`;
 * :mod:`costa.zan` — :func:`costa.zan.compute` and :func:`costa.zan.query` for ZAN tables;
 * :mod:`costa.synthetic` — :func:`costa.synthetic.make_territory`, the demo territory;
 * :mod:`costa.plot` — class maps, confusion matrices and ZAN charts.
@@ -30,6 +31,8 @@ from costa.errors import (
     SourceReadError,
 )
 from costa.evaluation import Metrics
+from costa.jobs import Job, RunReport, run_job
+from costa.jobs import status as job_status
 from costa.model_card import ModelCard
 from costa.nomenclature import CLASSES, LandCoverClass
 from costa.runtime import Model, open_model
@@ -38,6 +41,7 @@ from costa.zoo import demo_model_path
 __all__ = [
     "CLASSES",
     "CostaError",
+    "Job",
     "LandCoverClass",
     "Metrics",
     "MissingDependencyError",
@@ -50,15 +54,18 @@ __all__ = [
     "PredictOptions",
     "PredictReport",
     "ProviderError",
+    "RunReport",
     "SourceError",
     "SourceReadError",
     "__version__",
     "demo_model_path",
     "evaluate",
+    "job_status",
     "open_model",
     "plot",
     "predict",
     "predict_array",
+    "run_job",
     "synthetic",
     "zan",
 ]

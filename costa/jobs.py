@@ -272,6 +272,18 @@ def run_job(
 
     Raises CostaError for a job that cannot start (bad sources, model, options, busy folder).
     Chunks that fail do not raise: they are counted in the report (``report.failed``).
+
+    Example:
+        >>> import costa
+        >>> terr = costa.synthetic.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
+        >>> job = costa.Job({"main": str(terr.root / "dalles_2024")}, costa.demo_model_path(),
+        ...                 tmp / "job", options=costa.PredictOptions(tile=256, halo=64))
+        >>> report = costa.run_job(job)
+        >>> report.data["chunks"]["done"], sorted(p.name for p in (tmp / "job").glob("*.vrt"))
+        (2, ['landcover.vrt'])
+        >>> costa.run_job(job).data["chunks"]["skipped"]  # rerun: verified, not recomputed
+        2
+
     """
     say, warn_ = echo or (lambda s: None), warn or (lambda s: None)
     t0 = time.perf_counter()
@@ -650,10 +662,17 @@ def _drive(
     return stats
 
 
-def status(out: Path) -> dict[str, Any]:
+def status(out: str | Path) -> dict[str, Any]:
     """Progress of the job in ``out`` (running or stopped), from its manifest.
 
     Returns counts by status, failures with their errors and the last update time.
+
+    Example:
+        >>> import costa
+        >>> st = costa.job_status(tmp / "job")  # the job of run_job's example (run before)
+        >>> st["done"], st["total"], st["failed"]
+        (2, 2, 0)
+
     """
     with Manifest(Path(out), readonly=True) as man:
         rows = man.rows()

@@ -18,6 +18,8 @@ PUBLIC_FUNCTIONS = [
     costa.open_model,
     costa.demo_model_path,
     costa.predict_array,
+    costa.run_job,
+    costa.job_status,
     costa.zan.compute,
     costa.zan.query,
     costa.synthetic.make_territory,
