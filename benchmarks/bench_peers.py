@@ -193,7 +193,9 @@ def run_costa(src: Path, model: Model, tile: int, halo: int) -> tuple[float, np.
     return rep.seconds, codes, rep.overlap
 
 
-def run_geoinference(src: Path, ts: Path, patch: int, workers: int) -> tuple[float, np.ndarray, dict[str, Any]]:
+def run_geoinference(
+    src: Path, ts: Path, patch: int, workers: int
+) -> tuple[float, np.ndarray, dict[str, Any]]:
     work = CACHE / "geoinference"
     work.mkdir(exist_ok=True)
     for old in work.glob("*_mask_*.tif"):
@@ -307,7 +309,9 @@ def main(argv: list[str] | None = None) -> None:
                 sec, idx = run_torch_sliding(files["raster"], net)
                 codes, overlap["torch_sliding"] = lut[idx], (512 / 256) ** 2
             else:
-                sec, idx, extra = run_geoinference(files["raster"], files["torchscript"], args.patch, args.workers)
+                sec, idx, extra = run_geoinference(
+                    files["raster"], files["torchscript"], args.patch, args.workers
+                )
                 codes, overlap["geoinference"] = np.where(idx == 255, 0, lut[np.minimum(idx, 15)]), 4.0
             times.setdefault(eng, []).append(sec)
             quality[eng] = agreement(codes, ref)
@@ -335,7 +339,11 @@ def main(argv: list[str] | None = None) -> None:
         "model_px_per_output_px": {k: round(v, 3) for k, v in overlap.items()},
         "agreement_with_whole_image": quality,
         "costa_speedup": {k: round(v / med["costa"], 2) for k, v in med.items() if k != "costa"},
-        "geoinference_options": {"patch": args.patch, "workers": args.workers, "threads": extra.get("threads")},
+        "geoinference_options": {
+            "patch": args.patch,
+            "workers": args.workers,
+            "threads": extra.get("threads"),
+        },
         "torch_sliding_options": {"patch": 512, "margin": 128, "batch": 4, "dataloader_workers": 0},
     }
     if not args.quick:
@@ -343,7 +351,13 @@ def main(argv: list[str] | None = None) -> None:
         for tile, halo in PRESETS:
             sec, codes, ov = run_costa(files["raster"], model, tile, halo)
             sweep.append(
-                {"tile": tile, "halo": halo, "seconds": round(sec, 3), "overlap": round(ov, 3), **agreement(codes, ref)}
+                {
+                    "tile": tile,
+                    "halo": halo,
+                    "seconds": round(sec, 3),
+                    "overlap": round(ov, 3),
+                    **agreement(codes, ref),
+                }
             )
             print(f"costa {tile}/{halo}: {sweep[-1]}", file=sys.stderr, flush=True)
         res["costa_presets"] = sweep

@@ -38,7 +38,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--bands", type=int, default=4)
     args = ap.parse_args()
-    gi = GeoInference(model=str(args.model), work_dir=str(args.workdir), device="cpu", num_classes=args.classes)
+    gi = GeoInference(
+        model=str(args.model), work_dir=str(args.workdir), device="cpu", num_classes=args.classes
+    )
     with torch.no_grad():
         for _ in range(2):
             gi.model(torch.zeros((1, args.bands, args.patch, args.patch), dtype=torch.uint8))
