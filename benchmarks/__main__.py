@@ -1,4 +1,4 @@
-"""Entry point: ``python -m benchmarks run [--quick] ...`` or ``python -m benchmarks peers [--quick] ...``."""
+"""Entry point: ``python -m benchmarks run|peers|plot [--quick] ...`` (see RESULTS.md)."""
 
 import sys
 
@@ -6,6 +6,10 @@ if len(sys.argv) > 1 and sys.argv[1] == "peers":
     from benchmarks.bench_peers import main as peers
 
     peers(sys.argv[2:])
+elif len(sys.argv) > 1 and sys.argv[1] == "plot":
+    from benchmarks.plot import main as plot
+
+    plot(sys.argv[2:])
 else:
     from benchmarks.bench_predict import main
 

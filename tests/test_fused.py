@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +68,15 @@ def test_classify_matches_run_and_argmax(tiny_model: Path) -> None:
 def test_reference_switch(tiny_model: Path, fused: bool) -> None:
     model = dataclasses.replace(open_model(tiny_model), fused=fused)
     assert model.can_classify(np.dtype(np.uint8)) is fused
+
+
+def test_inference_path_never_imports_torch() -> None:
+    code = (
+        "import sys, numpy as np, costa\n"
+        "from costa.zoo import demo_model_path\n"
+        "m = costa.open_model(demo_model_path())\n"
+        "assert m.can_classify(np.dtype(np.uint8))\n"
+        "costa.predict_array(np.full((4, 64, 64), 90, np.uint8), m)\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
