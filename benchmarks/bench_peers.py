@@ -1,6 +1,6 @@
 """costa vs its peers on one raster and one set of weights, side by side in one run.
 
-    python -m benchmarks peers [--quick] [--size 3072] [--repeats 3] [--json FILE]
+    python -m benchmarks peers [--quick] [--size 2048] [--repeats 3] [--json FILE]
 
 Engines, all running the **same weights** (costa's bundled demo U-Net, mobilenet_v2 encoder,
 4 bands, 16 classes; its torch weights are rebuilt from the ONNX initialisers, batch norms
@@ -15,7 +15,7 @@ folded, and checked against ONNX Runtime to 1e-5):
   central 256² of each patch written to a GeoTIFF.
 
 Seam quality: agreement of each engine's full-raster labels with **one forward pass of the
-torch model over the whole raster** (it fits in memory at 3072²), over all pixels and over the
+torch model over the whole raster** (it fits in memory at 2048² and 3072²), over all pixels and over the
 interior (pixels more than 32 px from the raster edge, where padding conventions differ).
 Throughput: output pixels per second on the same raster; ratios are costa / peer. Each engine
 runs ``--repeats`` times, round-robin, and the median is kept (the machine is shared).
@@ -278,15 +278,15 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="2048² raster, 1 repeat, card preset only")
-    ap.add_argument("--size", type=int, default=3072)
+    ap.add_argument("--quick", action="store_true", help="1 repeat, card preset only")
+    ap.add_argument("--size", type=int, default=2048)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--patch", type=int, default=1024, help="geo-inference patch size")
     ap.add_argument("--workers", type=int, default=0, help="geo-inference dask workers (0: cores - 1)")
     ap.add_argument("--no-geoinference", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
-    size, repeats = (2048, 1) if args.quick else (args.size, args.repeats)
+    size, repeats = args.size, (1 if args.quick else args.repeats)
     torch.set_num_threads(os.cpu_count() or 1)
     model = open_model(demo_model_path(), "cpu")
     if not args.no_geoinference:
@@ -339,6 +339,10 @@ def main(argv: list[str] | None = None) -> None:
         "model_px_per_output_px": {k: round(v, 3) for k, v in overlap.items()},
         "agreement_with_whole_image": quality,
         "costa_speedup": {k: round(v / med["costa"], 2) for k, v in med.items() if k != "costa"},
+        # noise on a shared machine only adds time: the best run of each is the other estimate
+        "costa_speedup_best": {
+            k: round(min(v) / min(times["costa"]), 2) for k, v in times.items() if k != "costa"
+        },
         "geoinference_options": {
             "patch": args.patch,
             "workers": args.workers,

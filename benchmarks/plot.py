@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib.pyplot as plt
 
     peers = json.loads((HERE / "results" / "cpu_peers.json").read_text())
-    pred_path = HERE / "results" / "cpu_predict.json"
+    pred_path = HERE / "results" / "cpu_e2e.json"
     pred = json.loads(pred_path.read_text()) if pred_path.exists() else None
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), dpi=80)
 
