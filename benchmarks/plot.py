@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     bars = ax.bar([names[e] for e in engines], vals, color=["#2a7f62", "#c0504d", "#7f7f7f"][: len(engines)])
     for b, e in zip(bars, engines, strict=True):
         agree = peers["agreement_with_whole_image"][e]["interior"]
-        ax.annotate(f"{agree:.2%}", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom")
+        ax.annotate(f"{agree:.4%}", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom")
     ax.set_ylabel("output Mpx/s (CPU)")
     ax.set_title(
         f"same weights, {peers['raster'].split()[0]} raster\n(label: agreement with whole image)", fontsize=9
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     for p in peers.get("costa_presets", []):
         ax.scatter(p["overlap"], p["interior"] * 100, color="#2a7f62")
         ax.annotate(f"{p['tile']}/{p['halo']}", (p["overlap"], p["interior"] * 100), fontsize=7)
+    ax.ticklabel_format(axis="y", useOffset=False)
     ax.set_xlabel("model px per output px")
     ax.set_ylabel("agreement with whole image (%)")
     ax.set_title("costa tile/halo presets", fontsize=9)
