@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench bench-peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks run --quick
+
+bench-peers: $(STAMP)
+	$(PY) -m benchmarks peers
 
 clean:
 	rm -rf $(VENV) out site .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,16 @@
-"""Entry point: ``python -m benchmarks run [--quick] [--provider P] [--sizes 4096,16384]``."""
+"""Entry point: ``python -m benchmarks run|peers|plot [--quick] ...`` (see RESULTS.md)."""
 
-from benchmarks.bench_predict import main
+import sys
 
-main()
+if len(sys.argv) > 1 and sys.argv[1] == "peers":
+    from benchmarks.bench_peers import main as peers
+
+    peers(sys.argv[2:])
+elif len(sys.argv) > 1 and sys.argv[1] == "plot":
+    from benchmarks.plot import main as plot
+
+    plot(sys.argv[2:])
+else:
+    from benchmarks.bench_predict import main
+
+    main()

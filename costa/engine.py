@@ -23,7 +23,7 @@ from costa.errors import OptionError
 from costa.grid import Chunk, plan_chunks
 from costa.runtime import Model, ProviderName, open_model
 from costa.sources import ArraySource, RasterSource, Source
-from costa.tiling import Box
+from costa.tiling import Box, Tile
 from costa.writer import check_writable, write_cog
 
 __all__ = [
@@ -132,7 +132,8 @@ def run_chunks(
     total = sum(len(c.tiles) for c in chunks)
     done = model_px = skipped = 0
     for chunk, (raw, valid) in _prefetch(chunks, read or (lambda c: source.read(c.read))):
-        x = model.card.normalize(raw, valid)
+        fused = model.can_classify(raw.dtype)
+        x = raw if fused else model.card.normalize(raw, valid)
         labels = np.zeros((chunk.core.height, chunk.core.width), np.uint8)
         conf = np.zeros_like(labels) if confidence else None
         writes = [(t, t.core.intersect(chunk.core)) for t in chunk.tiles]
@@ -140,15 +141,19 @@ def run_chunks(
         skipped += len(chunk.tiles) - len(todo)
         for i in range(0, len(todo), batch):
             group = todo[i : i + batch]
-            logits = model.run(np.stack([x[(slice(None), *t.read.slices(chunk.read))] for t, _ in group]))
-            for (t, w), lg in zip(group, logits, strict=True):
-                _decode(
-                    lg[(slice(None), *w.slices(t.read))],
-                    model.card.lut,
-                    labels[w.slices(chunk.core)],
-                    None if conf is None else conf[w.slices(chunk.core)],
-                )
-            model_px += len(group) * int(logits.shape[2] * logits.shape[3])
+            batch_x = np.stack([x[(slice(None), *t.read.slices(chunk.read))] for t, _ in group])
+            if fused:
+                _classify(model, batch_x, valid, chunk, group, labels, conf)
+            else:
+                logits = model.run(batch_x)
+                for (t, w), lg in zip(group, logits, strict=True):
+                    _decode(
+                        lg[(slice(None), *w.slices(t.read))],
+                        model.card.lut,
+                        labels[w.slices(chunk.core)],
+                        None if conf is None else conf[w.slices(chunk.core)],
+                    )
+            model_px += len(group) * int(batch_x.shape[2] * batch_x.shape[3])
             done += len(group)
             if progress:
                 progress(done + skipped, total)
@@ -160,6 +165,28 @@ def run_chunks(
         if progress:
             progress(done + skipped, total)
     return model_px, skipped
+
+
+def _classify(
+    model: Model,
+    raw: np.ndarray,
+    valid: np.ndarray,
+    chunk: Chunk,
+    group: Sequence[tuple[Tile, Box]],
+    labels: np.ndarray,
+    conf: np.ndarray | None,
+) -> None:
+    """Class codes (and confidence) of a batch of raw tiles, argmax inside the graph, in place.
+
+    ``group`` pairs each tile with the box it writes (its core within the chunk).
+    """
+    mask = np.stack([valid[t.read.slices(chunk.read)] for t, _ in group])
+    codes, pct = model.classify(raw, mask, conf is not None)
+    for k, (t, w) in enumerate(group):
+        core = w.slices(t.read)
+        labels[w.slices(chunk.core)] = codes[(k, *core)]
+        if conf is not None and pct is not None:
+            conf[w.slices(chunk.core)] = pct[(k, *core)]
 
 
 def _decode(logits: np.ndarray, lut: np.ndarray, labels: np.ndarray, conf: np.ndarray | None) -> None:

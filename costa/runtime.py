@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib.util
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,11 @@ class Model:
     card: ModelCard
     session: ort.InferenceSession
     sha256: str
+    fused: bool = True
+    """Run normalisation and argmax inside the graph (:meth:`classify`); False: numpy reference."""
+    _fused_sessions: dict[tuple[str, bool], ort.InferenceSession] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def provider(self) -> str:
@@ -61,6 +67,40 @@ class Model:
         inp = self.session.get_inputs()[0].name
         (out,) = self.session.run(None, {inp: x.astype(self.input_dtype, copy=False)})
         return np.asarray(out)
+
+    def can_classify(self, raw_dtype: np.dtype) -> bool:
+        """True if :meth:`classify` can take source pixels of this dtype (``onnx`` is installed)."""
+        has_onnx = importlib.util.find_spec("onnx") is not None
+        return self.fused and has_onnx and np.dtype(raw_dtype).kind in "uif"
+
+    def classify(
+        self, raw: np.ndarray, valid: np.ndarray, confidence: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class codes (and confidence %) ``(N, H, W)`` uint8 for raw pixels ``(N, C, H, W)``.
+
+        The same values as normalising, :meth:`run` and an argmax in numpy, computed by ONNX
+        Runtime in a graph edited at first use (:func:`costa.fused.fuse`). ``valid``
+        ``(N, H, W)`` marks the pixels to use; the others are fed as the normalised mean.
+        """
+        key = (raw.dtype.str, confidence)
+        sess = self._fused_sessions.get(key)
+        if sess is None:
+            from costa.fused import fuse
+
+            data = self.path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != self.sha256:
+                raise ModelError(f"{self.path} changed on disk since it was opened; open it again")
+            providers = self.session.get_providers()
+            options = self.session.get_provider_options()
+            sess = ort.InferenceSession(
+                fuse(data, self.card, raw.dtype, confidence=confidence),
+                sess_options=self.session.get_session_options(),
+                providers=providers,
+                provider_options=[options.get(p, {}) for p in providers],
+            )
+            self._fused_sessions[key] = sess
+        out = sess.run(None, {"raw": raw, "valid": valid[:, None]})
+        return np.asarray(out[0]), (np.asarray(out[1]) if confidence else None)
 
 
 def gpu_libraries_loadable(provider: str) -> bool:

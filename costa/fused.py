@@ -1,0 +1,148 @@
+"""Pre- and post-processing moved inside the ONNX graph, so ONNX Runtime does them in its threads.
+
+The reference path normalises each chunk in numpy, runs the network for ``(N, K, H, W)``
+float logits, then takes the argmax, looks class codes up and (optionally) computes the
+confidence in numpy, one thread, after every call. :func:`fuse` edits the model's graph at
+load time (no torch needed, only the light ``onnx`` package) into one that takes the raw
+source pixels and a validity mask and returns the class codes directly::
+
+    raw (N, C, H, W) uint8 ─ Cast ─ Sub(mean) ─ Mul(1/std) ─ Mul(valid) ─┐
+                                                                         network ─ logits
+    codes (N, H, W) uint8 ─ Gather(lut) ─ ArgMax(axis=1) ────────────────┘    │
+    confidence (N, H, W) uint8 ─ Cast ─ Round(100 / ReduceSum(Exp(logits − ReduceMax)))
+
+The arithmetic is the reference's, op for op and in the same float32 order, so codes are
+identical (``tests/test_fused.py``): normalisation, argmax (first maximum on ties) and the
+lookup are exact. The confidence goes through ``Exp``, whose last bit may differ from
+numpy's, so a pixel whose ``100 / sum`` falls within one float32 ulp of a .5 rounding tie
+could come out 1 % apart; none did on the test scenes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from costa.model_card import ModelCard
+
+if TYPE_CHECKING:
+    from onnx import NodeProto
+
+__all__ = ["fuse"]
+
+RAW, VALID, CODES, CONFIDENCE = "raw", "valid", "codes", "confidence"
+
+
+def fuse(model_bytes: bytes, card: ModelCard, raw_dtype: np.dtype, *, confidence: bool) -> bytes:
+    """The model with normalisation, argmax, class lookup (and confidence) inside its graph.
+
+    Args:
+        model_bytes: the serialised ONNX model, ``(N, C, H, W)`` input → ``(N, K, H, W)`` logits.
+        card: its model card (normalisation and class codes).
+        raw_dtype: dtype of the source pixels the new ``raw`` input takes (e.g. uint8).
+        confidence: also output the max class probability in % (uint8).
+
+    Returns:
+        The serialised model; inputs ``raw`` ``(N, C, H, W)`` and ``valid`` ``(N, 1, H, W)``
+        (bool), outputs ``codes`` ``(N, H, W)`` uint8 and, with ``confidence``, ``confidence``.
+
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    proto = onnx.load_model_from_string(model_bytes)
+    graph = proto.graph
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
+    inits = {i.name for i in graph.initializer}
+    (image,) = [i for i in graph.input if i.name not in inits]
+    logits = graph.output[0].name
+    image_type = image.type.tensor_type.elem_type
+    taken = {n for node in graph.node for n in (*node.input, *node.output)} | inits
+    names: dict[str, str] = {}
+
+    def name(base: str) -> str:
+        """A fresh tensor name (never one the network uses)."""
+        n, k = f"costa_{base}", 0
+        while n in taken:
+            k += 1
+            n = f"costa_{base}_{k}"
+        taken.add(n)
+        names[base] = n
+        return n
+
+    def const(base: str, value: np.ndarray) -> str:
+        graph.initializer.append(numpy_helper.from_array(value, name(base)))
+        return names[base]
+
+    dims = [d for d in image.type.tensor_type.shape.dim]
+    mean = const("mean", np.asarray(card.mean, np.float32)[None, :, None, None])
+    inv_std = const("inv_std", (1.0 / np.asarray(card.std, np.float32))[None, :, None, None])
+    pre = [
+        helper.make_node("Cast", [RAW], [name("raw_f")], to=TensorProto.FLOAT),
+        helper.make_node("Sub", [names["raw_f"], mean], [name("centred")]),
+        helper.make_node("Mul", [names["centred"], inv_std], [name("scaled")]),
+        helper.make_node("Cast", [VALID], [name("valid_f")], to=TensorProto.FLOAT),
+    ]
+    if image_type == TensorProto.FLOAT:
+        pre.append(helper.make_node("Mul", [names["scaled"], names["valid_f"]], [image.name]))
+    else:  # fp16 graphs: normalise in float32 as the reference does, then cast
+        pre.append(helper.make_node("Mul", [names["scaled"], names["valid_f"]], [name("masked")]))
+        pre.append(helper.make_node("Cast", [names["masked"]], [image.name], to=image_type))
+    post = [
+        helper.make_node("ArgMax", [logits], [name("index")], axis=1, keepdims=0),
+        helper.make_node("Gather", [const("lut", card.lut), names["index"]], [CODES], axis=0),
+    ]
+    batch_dims = [_dim(dims[0]), _dim(dims[2]), _dim(dims[3])]
+    outputs = [helper.make_tensor_value_info(CODES, TensorProto.UINT8, batch_dims)]
+    if confidence:
+        lg = logits
+        if image_type != TensorProto.FLOAT:
+            post.append(helper.make_node("Cast", [logits], [name("logits_f")], to=TensorProto.FLOAT))
+            lg = names["logits_f"]
+        post += [
+            _reduce("ReduceMax", lg, name("top"), opset, keepdims=1, axes=const("axes", np.array([1]))),
+            helper.make_node("Sub", [lg, names["top"]], [name("shifted")]),
+            helper.make_node("Exp", [names["shifted"]], [name("exp")]),
+            _reduce("ReduceSum", names["exp"], name("sum"), opset, keepdims=0, axes=names["axes"]),
+            helper.make_node(
+                "Div", [const("hundred", np.array(100.0, np.float32)), names["sum"]], [name("pct")]
+            ),
+            helper.make_node("Round", [names["pct"]], [name("rounded")]),
+            helper.make_node("Cast", [names["rounded"]], [CONFIDENCE], to=TensorProto.UINT8),
+        ]
+        outputs.append(helper.make_tensor_value_info(CONFIDENCE, TensorProto.UINT8, batch_dims))
+    nodes = [*pre, *graph.node, *post]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    raw_type = helper.np_dtype_to_tensor_dtype(np.dtype(raw_dtype))
+    new_inputs = [
+        helper.make_tensor_value_info(RAW, raw_type, [_dim(d) for d in dims]),
+        helper.make_tensor_value_info(
+            VALID, TensorProto.BOOL, [_dim(dims[0]), 1, _dim(dims[2]), _dim(dims[3])]
+        ),
+    ]
+    keep = [i for i in graph.input if i.name != image.name]
+    del graph.input[:]
+    graph.input.extend([*new_inputs, *keep])
+    del graph.output[:]
+    graph.output.extend(outputs)
+    return bytes(proto.SerializeToString())
+
+
+def _dim(d: object) -> int | str | None:
+    """A graph dimension as make_tensor_value_info takes it (value, symbol or unknown)."""
+    if d.HasField("dim_value"):  # type: ignore[attr-defined]
+        return int(d.dim_value)  # type: ignore[attr-defined]
+    return str(d.dim_param) or None  # type: ignore[attr-defined]
+
+
+def _reduce(op: str, x: str, out: str, opset: int, *, keepdims: int, axes: str) -> NodeProto:
+    """A reduction over the class axis, in the form the graph's opset expects."""
+    from onnx import helper
+
+    # ReduceSum takes axes as an input from opset 13, ReduceMax from opset 18
+    as_input = opset >= (13 if op == "ReduceSum" else 18)
+    if as_input:
+        return helper.make_node(op, [x, axes], [out], keepdims=keepdims)
+    return helper.make_node(op, [x], [out], keepdims=keepdims, axes=[1])

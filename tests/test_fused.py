@@ -1,0 +1,82 @@
+"""The graph-fused path (normalise + argmax inside ONNX) gives the reference's exact output."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from costa.engine import PredictOptions, predict_array
+from costa.runtime import Model, open_model
+from costa.synthetic import make_scene
+from costa.zoo import demo_model_path
+from tests.conftest import structured_image
+
+
+def _reference(model: Model) -> Model:
+    return dataclasses.replace(model, fused=False, _fused_sessions={})
+
+
+def _both(
+    model: Model, img: np.ndarray, valid: np.ndarray | None, opts: PredictOptions
+) -> tuple[np.ndarray, ...]:
+    assert model.can_classify(img.dtype)
+    return (
+        predict_array(img, model, opts, valid=valid),
+        predict_array(img, _reference(model), opts, valid=valid),
+    )
+
+
+def test_demo_model_codes_and_confidence_identical() -> None:
+    model = open_model(demo_model_path())
+    img = make_scene(9101, 600, 700).image
+    valid = np.ones(img.shape[1:], bool)
+    valid[:40, :] = False  # a no-data strip: fed as the normalised mean by both paths
+    valid[300:310, 100:500] = False
+    fused, ref = _both(model, img, valid, PredictOptions(tile=256, halo=64, confidence=True, batch=2))
+    assert len(np.unique(ref[0])) >= 4
+    assert np.array_equal(fused[0], ref[0])
+    assert np.array_equal(fused[1], ref[1])
+    assert (fused[0][:40] == 0).all()
+
+
+def test_random_unet_codes_identical(unet_model: Path) -> None:
+    model = open_model(unet_model)
+    img = structured_image(11, 300, 330)
+    fused, ref = _both(model, img, None, PredictOptions(tile=256, halo=64, confidence=True))
+    assert np.array_equal(fused, ref)
+
+
+def test_classify_matches_run_and_argmax(tiny_model: Path) -> None:
+    model = open_model(tiny_model)
+    raw = structured_image(2, 64, 96)[None]
+    valid = np.ones((1, 64, 96), bool)
+    codes, conf = model.classify(raw, valid, confidence=True)
+    logits = model.run(model.card.normalize(raw[0])[None])
+    assert codes.dtype == np.uint8 and codes.shape == (1, 64, 96)
+    assert np.array_equal(codes[0], model.card.lut[logits[0].argmax(0)])
+    top = logits[0].max(0)
+    pct = np.rint(100.0 / np.exp(logits[0] - top).sum(0)).astype(np.uint8)
+    assert conf is not None and np.array_equal(conf[0], pct)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_reference_switch(tiny_model: Path, fused: bool) -> None:
+    model = dataclasses.replace(open_model(tiny_model), fused=fused)
+    assert model.can_classify(np.dtype(np.uint8)) is fused
+
+
+def test_inference_path_never_imports_torch() -> None:
+    code = (
+        "import sys, numpy as np, costa\n"
+        "from costa.zoo import demo_model_path\n"
+        "m = costa.open_model(demo_model_path())\n"
+        "assert m.can_classify(np.dtype(np.uint8))\n"
+        "costa.predict_array(np.full((4, 64, 64), 90, np.uint8), m)\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
