@@ -1,4 +1,4 @@
-"""Entry point: ``python -m benchmarks run|peers|plot [--quick] ...`` (see RESULTS.md)."""
+"""Entry point: ``python -m benchmarks run|peers|jobs|plot [--quick] ...`` (see RESULTS.md)."""
 
 import sys
 
@@ -6,6 +6,11 @@ if len(sys.argv) > 1 and sys.argv[1] == "peers":
     from benchmarks.bench_peers import main as peers
 
     peers(sys.argv[2:])
+elif len(sys.argv) > 1 and sys.argv[1] == "jobs":
+    from benchmarks.bench_jobs import main as jobs
+
+    sys.argv = [sys.argv[0], *sys.argv[2:]]
+    jobs()
 elif len(sys.argv) > 1 and sys.argv[1] == "plot":
     from benchmarks.plot import main as plot
 
