@@ -542,7 +542,9 @@ def demo(
 
 @app.command()
 def serve(
-    folder: Annotated[Path, typer.Argument(help="Report folder from costa zan report.")],
+    folder: Annotated[
+        Path, typer.Argument(help="Report folder from costa zan report (or a costa demo output folder).")
+    ],
     host: Annotated[str, typer.Option(help="Address to bind (localhost only by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:

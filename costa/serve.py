@@ -90,6 +90,8 @@ def create_app(root: str | Path) -> Any:
     root = Path(root).resolve()
     if not root.is_dir():
         raise SourceReadError(f"report folder not found: {root} (make it with costa zan report)")
+    if not (root / "communes.json").is_file() and (root / "report" / "communes.json").is_file():
+        root = root / "report"  # an output folder of costa demo: serve its report
     communes, parcels = _load(root)
     app = FastAPI(
         title="costa",

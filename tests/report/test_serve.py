@@ -147,6 +147,12 @@ def test_safe_name_accepts_only_plain_report_files() -> None:
         assert safe_name(good), good
 
 
+def test_a_demo_folder_serves_its_report(demo: dict[str, Any]) -> None:
+    report = Path(demo["report"]).parent
+    app = TestClient(create_app(report.parent))
+    assert app.get("/communes").json() == TestClient(create_app(report)).get("/communes").json()
+
+
 def test_not_a_report_folder(tmp_path: Path) -> None:
     with pytest.raises(SourceReadError, match="not a costa report folder"):
         create_app(tmp_path)
