@@ -39,7 +39,17 @@ from typing import NamedTuple
 
 from costa.errors import OptionError
 
-__all__ = ["Box", "Span", "Tile", "axis_spans", "check_geometry", "plan_tiles", "round_up", "tile_length"]
+__all__ = [
+    "Box",
+    "Span",
+    "Tile",
+    "axis_spans",
+    "check_geometry",
+    "plan_tiles",
+    "round_up",
+    "segment_spans",
+    "tile_length",
+]
 
 
 class Span(NamedTuple):
@@ -146,6 +156,35 @@ def axis_spans(length: int, tile: int, halo: int, stride: int) -> list[Span]:
     reads = sorted({stride * round(k * span) for k in range(n)})
     bounds = [0] + [(a + b + t) // 2 for a, b in itertools.pairwise(reads)] + [length]
     return [Span(r, lo, min(hi, length)) for r, lo, hi in zip(reads, bounds[:-1], bounds[1:], strict=True)]
+
+
+def segment_spans(start: int, stop: int, length: int, tile: int, halo: int, stride: int) -> list[Span]:
+    r"""Tiles whose cores partition ``[start, stop)`` of an axis, reading their context beyond it.
+
+    For a chunk such as a dalle, planned on its own so no tile is run by two chunks. A read
+    origin :math:`r = m\lfloor (c_0 - H)/m \rfloor` (clamped to ``[0, L_p - t]``) frames a core
+    ``[c0, c1)`` with at least ``H`` pixels of context on both sides (or up to the raster edge)
+    when :math:`c_1 - c_0 \le t - 2H - m + 1`; the segment is cut into the fewest such cores,
+    of even lengths. Origins stay multiples of ``m`` on the raster's grid.
+
+    >>> for span in segment_spans(1000, 2000, 3000, tile=512, halo=64, stride=32):
+    ...     print(span)
+    Span(read=928, core_start=1000, core_stop=1333)
+    Span(read=1248, core_start=1333, core_stop=1667)
+    Span(read=1600, core_start=1667, core_stop=2000)
+    """
+    check_geometry(tile, halo, stride)
+    padded = round_up(length, stride)
+    t = min(tile, padded)
+    if t == padded:
+        return [Span(0, start, stop)]
+    room = t - 2 * halo - stride + 1
+    n = math.ceil((stop - start) / room)
+    bounds = [start + round(k * (stop - start) / n) for k in range(n + 1)]
+    return [
+        Span(min(max((lo - halo) // stride * stride, 0), padded - t), lo, hi)
+        for lo, hi in itertools.pairwise(bounds)
+    ]
 
 
 def tile_length(length: int, tile: int, stride: int) -> int:

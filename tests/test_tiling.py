@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from costa.errors import OptionError
-from costa.grid import plan_chunks
-from costa.tiling import axis_spans, check_geometry, plan_tiles, round_up
+from costa.grid import plan_box_chunks, plan_chunks
+from costa.tiling import Box, axis_spans, check_geometry, plan_tiles, round_up, segment_spans
 
 geometry = st.tuples(st.integers(1, 12), st.integers(0, 4)).filter(lambda th: th[0] > 2 * th[1])
 
@@ -33,6 +33,33 @@ def test_axis_spans_partition_align_and_context(length: int, th: tuple[int, int]
             assert s.core_start - s.read >= halo
         if s.core_stop < length:
             assert s.read + t - s.core_stop >= halo
+
+
+@given(
+    length=st.integers(1, 5000),
+    cut=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+    th=geometry,
+    stride=st.sampled_from([8, 32]),
+)
+def test_segment_spans_partition_the_segment_with_context_from_outside(
+    length: int, cut: tuple[float, float], th: tuple[int, int], stride: int
+) -> None:
+    tile, halo = th[0] * stride * 2, th[1] * stride
+    start, stop = sorted(int(c * length) for c in cut)
+    stop = max(stop, start + 1)
+    if stop > length:
+        start, stop = length - 1, length
+    spans = segment_spans(start, stop, length, tile, halo, stride)
+    padded = round_up(length, stride)
+    t = min(tile, padded)
+    assert spans[0].core_start == start and spans[-1].core_stop == stop
+    for a, b in itertools.pairwise(spans):
+        assert a.core_stop == b.core_start
+    for s in spans:
+        assert s.core_start < s.core_stop
+        assert s.read % stride == 0 and s.read >= 0 and s.read + t <= max(padded, t)
+        assert s.core_start - s.read >= min(halo, s.core_start)  # halo, or all there is up to the edge
+        assert s.read + t - s.core_stop >= min(halo, padded - s.core_stop)
 
 
 def test_tile_larger_than_raster_is_one_padded_window() -> None:
@@ -65,3 +92,22 @@ def test_chunks_partition_the_raster(h: int, w: int, chunk: int) -> None:
 def test_bad_geometry_is_explained(tile: int, halo: int, match: str) -> None:
     with pytest.raises(OptionError, match=match):
         check_geometry(tile, halo, 32)
+
+
+@given(
+    rows=st.integers(1, 4),
+    cols=st.integers(1, 4),
+    side=st.integers(100, 1600),
+    tile=st.sampled_from([256, 512]),
+)
+def test_box_chunks_own_their_tiles(rows: int, cols: int, side: int, tile: int) -> None:
+    boxes = [Box(r * side, c * side, side, side) for r in range(rows) for c in range(cols)]
+    chunks = plan_box_chunks(rows * side, cols * side, tile, 64, 32, boxes)
+    covered = np.zeros((rows * side, cols * side), np.int8)
+    for box, chunk in zip(boxes, chunks, strict=True):
+        assert chunk.core == box
+        for t in chunk.tiles:
+            assert t.core.intersect(box) == t.core  # a tile writes in its own chunk only: never run twice
+            assert t.read.intersect(chunk.read) == t.read
+            covered[t.core.slices()] += 1
+    assert (covered == 1).all()
