@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), dpi=80)
 
     ax = axes[0]
-    names = {"costa": "costa", "geoinference": "geo-inference", "torch_sliding": "PyTorch loop"}
+    names = {"costa": "costa", "geoinference": "geo-inference", "torch_sliding": "PyTorch\nloop"}
     engines = [e for e in names if e in peers["output_mpx_s"]]
     vals = [peers["output_mpx_s"][e] for e in engines]
     bars = ax.bar([names[e] for e in engines], vals, color=["#2a7f62", "#c0504d", "#7f7f7f"][: len(engines)])
