@@ -537,7 +537,7 @@ def demo(
         f"{s['zan']} --commune 99101"
     )
     out.print("  open the landcover_*.tif in QGIS: the 16-class colormap is embedded")
-    out.print(f"  report: {s['report']}")
+    out.print(f"  report: {s['report']}  (or browse it with: costa serve {out_dir})")
 
 
 @app.command()
