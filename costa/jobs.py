@@ -620,12 +620,13 @@ def _drive(
         "dashboard": ex.dashboard,
     }
     todo, inflight, seen = deque(tasks), 0, set()
+    attempts: dict[str, int] = {}
     if progress:
         progress(finished, total)
     while todo or inflight:
         while todo and inflight < ex.slots:
             task = todo.popleft()
-            man.started(task.name)
+            attempts[task.name] = man.started(task.name)
             ex.submit(task)
             inflight += 1
         task, outcome = ex.next()
@@ -643,8 +644,7 @@ def _drive(
                     warn(note)
             finished += 1
         else:
-            attempts = next(r.attempts for r in man.rows() if r.name == task.name)
-            final = attempts > retries
+            final = attempts[task.name] > retries
             msg = (
                 first_line(outcome)
                 if isinstance(outcome, CostaError)
@@ -652,7 +652,7 @@ def _drive(
             )
             man.failed(task.name, msg, final)
             if final:
-                warn(f"chunk {task.name} failed after {attempts} attempt(s): {msg}")
+                warn(f"chunk {task.name} failed after {attempts[task.name]} attempt(s): {msg}")
                 finished += 1
             else:
                 stats["retried"] += 1
