@@ -447,6 +447,8 @@ def zan_compute(
         f"{len(res.parcelles)} parcels, {res.parcelles.attrs['invalid_geometries_repaired']} invalid "
         f"geometries repaired, {int(res.parcelles.sans_pixel.sum())} without any pixel)"
     )
+    for note in res.notes:
+        _warn(note)
 
 
 @zan_app.command("query")

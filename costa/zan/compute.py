@@ -38,6 +38,8 @@ class ZanResult:
     parcelles: Any
     communes: Any
     rules: RuleSet
+    notes: tuple[str, ...] = ()
+    """Caveats on the figures (e.g. communes too small for the rule set's patch threshold)."""
 
 
 def _read(path: str | Path, what: str) -> Any:
@@ -127,6 +129,8 @@ def compute(
         [['99101', 'Saint-Costa-les-Vignes', 2021, 2024], ['99102', 'Costa-sur-Orge', 2021, 2024]]
         >>> bool((r.communes.artif_ha > 0).all()), len(r.parcelles) > 10
         (True, True)
+        >>> print(r.notes[0][:60])  # a 0.6 ha territory is far below the 2,500 m² patch scale
+        commune 99101 (Saint-Costa-les-Vignes) covers 0.59 ha, under
 
     """
     import pandas as pd
@@ -194,7 +198,29 @@ def compute(
     parcelles = gpd.GeoDataFrame(table, geometry=gp.to_crs(new["crs"]).geometry.values)
     parcelles.attrs["invalid_geometries_repaired"] = invalid
     communes_df = _communes(parcelles, new, old, gc, rs, y_new, y_old)
-    return ZanResult(parcelles, communes_df, rs)
+    return ZanResult(parcelles, communes_df, rs, scale_notes(communes_df, rs))
+
+
+SMALL_AREA_PATCHES = 10
+"""A commune under this many patch thresholds of area gets a caveat."""
+
+
+def scale_notes(communes: Any, rules: RuleSet) -> tuple[str, ...]:
+    """Caveats for communes too small for the rule set's 2,500 m² patch rule to mean much.
+
+    Below a few patch thresholds of area, most patches are under the threshold and absorbed
+    by their surroundings, so a commune can come out 0 % or 100 % artificialised.
+    """
+    if not rules.thresholds:
+        return ()
+    limit_ha = SMALL_AREA_PATCHES * rules.patch_m2 / 1e4
+    return tuple(
+        f"commune {c.insee_com} ({c.nom}) covers {c.surface_ha:.2f} ha, under {SMALL_AREA_PATCHES} × the "
+        f"{rules.patch_m2:g} m² patch threshold of {rules.name}: its figures mostly reflect the patch "
+        "rule; compare with --rules cosia-2023-pixel"
+        for c in communes.itertuples()
+        if c.surface_ha < limit_ha
+    )
 
 
 def _int(value: Any, option: str, path: Any) -> int:

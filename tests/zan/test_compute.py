@@ -133,3 +133,27 @@ def test_bad_inputs_give_one_line_and_no_output(territory, tmp_path: Path, case:
     res = costa("zan", "compute", *args, "--year", "2024", "--year-before", "2021", "-o", tmp_path / "z.gpkg")
     assert_clean_error(res, *frag)
     assert not (tmp_path / "z.gpkg").exists()
+
+
+def test_communes_too_small_for_the_patch_rule_get_a_caveat(territory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    small = compute(territory.truth[2024], territory.parcels, territory.communes)
+    areas = dict(zip(small.communes.insee_com, small.communes.surface_ha, strict=True))
+    expected = sorted(k for k, ha in areas.items() if ha < 2.5)  # 10 × 2,500 m²
+    assert expected, areas  # the test territory is small enough to exercise the caveat
+    assert sorted(n.split()[1] for n in small.notes) == expected
+    assert all("cosia-2023-pixel" in n for n in small.notes)
+    pixel = compute(territory.truth[2024], territory.parcels, territory.communes, rules="cosia-2023-pixel")
+    assert pixel.notes == ()
+    res = costa(
+        "zan",
+        "compute",
+        "--landcover",
+        territory.truth[2024],
+        "--parcels",
+        territory.parcels,
+        "--communes",
+        territory.communes,
+        "-o",
+        tmp_path / "z.gpkg",
+    )
+    assert res.returncode == 0 and f"warning: commune {expected[0]}" in res.stderr
