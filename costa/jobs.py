@@ -9,9 +9,10 @@ Rerunning the same job into the same folder skips chunks whose output is there w
 checksum the manifest recorded and recomputes the rest; a chunk that fails is retried, then
 marked failed with its error while the others go on.
 
-Chunks run in this process (``workers=None``), on a :class:`dask.distributed.LocalCluster` of
-``workers`` processes (one ONNX Runtime session each, threads split so they do not
-oversubscribe the cores, one worker per GPU), or on an existing scheduler.
+Chunks run (:mod:`costa.executors`, each by :func:`costa.worker.run_chunk`) in this process
+(``workers=None``), on a :class:`dask.distributed.LocalCluster` of ``workers`` processes (one
+ONNX Runtime session each, threads split so they do not oversubscribe the cores, one worker
+per GPU), or on an existing scheduler.
 """
 
 from __future__ import annotations
@@ -23,32 +24,29 @@ import fcntl
 import json
 import os
 import platform
-import resource
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import rasterio.windows
-
 from costa.__about__ import __version__
 from costa.energy import EnergyMeter, EnergyReading, gpu_count
-from costa.engine import PredictOptions, batch_size, provenance, run_chunks
-from costa.errors import CostaError, OptionError, OutputError, SourceError, first_line
-from costa.grid import Chunk, plan_box_chunks
+from costa.engine import PredictOptions, provenance
+from costa.errors import OptionError, OutputError, SourceError, first_line
+from costa.executors import Echo, drive, open_executor
+from costa.grid import plan_box_chunks
 from costa.manifest import Manifest, sha256_file
 from costa.mosaic import MAIN, BandRecipe, Mosaic, MosaicSource, find_dalles, scan
 from costa.nomenclature import colormap
 from costa.presets import find_grid, grid_cells, square_cells
 from costa.runtime import Model, open_model
 from costa.tiling import Box
-from costa.writer import check_writable, write_cog, write_vrt
+from costa.worker import ChunkTask
+from costa.writer import check_writable, write_vrt
 
-__all__ = ["ChunkResult", "ChunkTask", "Job", "RunReport", "run_chunk", "run_job", "status"]
+__all__ = ["Job", "RunReport", "run_job", "status"]
 
-Echo = Callable[[str], None]
 JobProgress = Callable[[int, int], None]
 """Called as ``progress(chunks finished, chunks total)``."""
 
@@ -127,109 +125,6 @@ class Job:
             scheduler=data.get("scheduler"),
             retries=int(data.get("retries", 2)),
         )
-
-
-@dataclass(frozen=True)
-class ChunkTask:
-    """Everything a worker needs to predict one chunk (small: only the dalles it reads)."""
-
-    name: str
-    chunk: Chunk
-    out: Path
-    products: dict[str, Mosaic]
-    recipe: BandRecipe
-    model: Path
-    options: PredictOptions
-    tags: dict[str, str]
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    """What a worker reports for a finished chunk."""
-
-    name: str
-    sha256: str
-    seconds: float
-    model_pixels: int
-    tiles: int
-    tiles_skipped: int
-    provider: str
-    worker: str
-    peak_rss_mb: float
-    warnings: tuple[str, ...] = ()
-
-
-_MODELS: dict[tuple[Path, str, int | None], Model] = {}
-
-
-def _worker_model(path: Path, options: PredictOptions) -> tuple[Model, str]:
-    """The session for ``path`` in this process (one per worker, kept across chunks)."""
-    worker = f"pid{os.getpid()}"
-    with contextlib.suppress(ImportError, ValueError):
-        from distributed import get_worker
-
-        w = get_worker()
-        worker = str(w.name)
-        n = gpu_count()
-        if n > 1 and options.provider != "cpu" and "CUDA_VISIBLE_DEVICES" not in os.environ:
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(int(w.name) % n) if str(w.name).isdigit() else "0"
-    key = (path, options.provider, options.threads)
-    if key not in _MODELS:
-        _MODELS[key] = open_model(path, options.provider, options.threads)
-    return _MODELS[key], worker
-
-
-def run_chunk(task: ChunkTask) -> ChunkResult:
-    """Predict one chunk into its own COG (atomically) and checksum it. Runs on a worker."""
-    t0 = time.perf_counter()
-    model, worker = _worker_model(task.model, task.options)
-    notes: list[str] = []
-    source = MosaicSource(task.products, task.recipe, model.card, task.options.force, notes.append)
-    core = task.chunk.core
-    tags = {**task.tags, "PROVIDER": model.provider}
-    with write_cog(
-        task.out,
-        crs=source.crs,
-        transform=rasterio.windows.transform(
-            rasterio.windows.Window(core.col, core.row, core.width, core.height), source.transform
-        ),
-        width=core.width,
-        height=core.height,
-        confidence=task.options.confidence,
-        tags=tags,
-    ) as write:
-        model_px, skipped = run_chunks(
-            source,
-            model,
-            [task.chunk],
-            lambda box, labels, conf: write(
-                Box(box.row - core.row, box.col - core.col, box.height, box.width), labels, conf
-            ),
-            batch=batch_size(task.options, model),
-            confidence=task.options.confidence,
-            read=lambda c: source.read(c.read, own=c.core),
-        )
-    return ChunkResult(
-        task.name,
-        sha256_file(task.out),
-        time.perf_counter() - t0,
-        model_px,
-        len(task.chunk.tiles),
-        skipped,
-        model.provider,
-        worker,
-        _peak_rss_mb(),
-        tuple(dict.fromkeys(notes)),
-    )
-
-
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process (VmHWM: unlike ru_maxrss, not inherited over fork+exec)."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @dataclass(frozen=True)
@@ -363,8 +258,8 @@ def run_job(
         tasks = [t for t in tasks if t.name not in broken]
         meter = EnergyMeter()
         meter.start()
-        with _executor(job, say) as ex:
-            stats = _drive(
+        with open_executor(job.workers, job.scheduler, job.options.threads, say) as ex:
+            stats = drive(
                 ex, tasks, man, run, job.retries, len(all_names), len(all_names) - len(tasks), progress, warn_
             )
         energy = (
@@ -399,10 +294,10 @@ def run_job(
             "model": str(job.model.resolve()),
             "model_name": card_model.card.name,
             "model_sha256": card_model.sha256,
-            "provider": ",".join(sorted(stats["providers"])) or "none",
-            "workers": stats["workers"],
+            "provider": ",".join(sorted(stats.providers)) or "none",
+            "workers": stats.workers,
             "scheduler": job.scheduler or ("local-cluster" if job.workers else "in-process"),
-            "dashboard": stats["dashboard"],
+            "dashboard": stats.dashboard,
             "sources": {k: {"spec": v, "dalles": len(products[k].dalles)} for k, v in job.sources.items()},
             "bands": ",".join(f"{p}:{b}" for p, b in recipe.inputs),
             "tile": tile,
@@ -410,19 +305,19 @@ def run_job(
             "chunks": {
                 "total": len(rows),
                 "done": len(done),
-                "computed": stats["computed"],
+                "computed": stats.computed,
                 "skipped": len(done_before),
                 "failed": sum(r.status == "failed" for r in rows),
-                "retried": stats["retried"],
+                "retried": stats.retried,
             },
             "failures": [{"chunk": r.name, "error": r.error} for r in rows if r.status == "failed"],
             "mpx": px / 1e6,
-            "model_mpx": stats["model_px"] / 1e6,
+            "model_mpx": stats.model_px / 1e6,
             "km2": round(km2, 6),
             "wall_s": round(wall, 2),
             "mpx_per_s": round(px / 1e6 / wall, 3),
             "km2_per_h": round(km2 / wall * 3600, 3),
-            "peak_rss_mb_per_worker": {k: round(v, 1) for k, v in sorted(stats["rss"].items())},
+            "peak_rss_mb_per_worker": {k: round(v, 1) for k, v in sorted(stats.rss_mb.items())},
             "energy": energy.as_dict(km2),
         }
     )
@@ -506,160 +401,6 @@ def _remove_stale_temporaries(out: Path) -> None:
     """Temporary COGs left by a killed run (the folder is locked: nobody else writes them)."""
     for p in out.glob(".*.tif"):
         p.unlink(missing_ok=True)
-
-
-class _Executor:
-    """Runs chunk tasks and hands back outcomes as they finish."""
-
-    slots = 1
-    workers = 1
-    dashboard: str | None = None
-
-    def submit(self, task: ChunkTask) -> None:
-        raise NotImplementedError
-
-    def next(self) -> tuple[ChunkTask, ChunkResult | BaseException]:
-        raise NotImplementedError
-
-
-class _InProcess(_Executor):
-    def __init__(self) -> None:
-        self.queue: deque[ChunkTask] = deque()
-
-    def submit(self, task: ChunkTask) -> None:
-        self.queue.append(task)
-
-    def next(self) -> tuple[ChunkTask, ChunkResult | BaseException]:
-        task = self.queue.popleft()
-        try:
-            return task, run_chunk(task)
-        except CostaError as e:
-            return task, e
-
-
-class _Dask(_Executor):
-    def __init__(self, client: Any) -> None:
-        from distributed import as_completed
-
-        self.client = client
-        self.futures: dict[Any, ChunkTask] = {}
-        self.done = as_completed()
-        info = client.scheduler_info()
-        self.workers = len(info.get("workers", {}))
-        self.slots = max(2, 2 * sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
-        self.dashboard = client.dashboard_link
-
-    def submit(self, task: ChunkTask) -> None:
-        fut = self.client.submit(run_chunk, task, pure=False, key=f"costa-{task.name}-{time.monotonic_ns()}")
-        self.futures[fut] = task
-        self.done.add(fut)
-
-    def next(self) -> tuple[ChunkTask, ChunkResult | BaseException]:
-        fut = next(self.done)
-        task = self.futures.pop(fut)
-        try:
-            return task, fut.result()
-        except Exception as e:  # the worker's exception, or KilledWorker after repeated deaths
-            return task, e
-
-
-@contextlib.contextmanager
-def _executor(job: Job, say: Echo) -> Iterator[_Executor]:
-    if job.scheduler is None and job.workers is None:
-        yield _InProcess()
-        return
-    import logging
-
-    from distributed import Client, LocalCluster
-
-    if job.scheduler is not None:
-        with Client(job.scheduler, timeout="30s") as client:
-            ex = _Dask(client)
-            say(f"Dask scheduler {job.scheduler}: {ex.workers} worker(s), dashboard {ex.dashboard}")
-            yield ex
-        return
-    n = job.workers or 1
-    threads = job.options.threads or 1
-    env = {"GDAL_CACHEMAX": "16", "OMP_NUM_THREADS": str(threads), "MALLOC_ARENA_MAX": "2"}
-    with (
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR,
-            env=env,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.wait_for_workers(n)
-        ex = _Dask(client)
-        say(f"Dask LocalCluster: {n} worker process(es) × {threads} thread(s); dashboard {ex.dashboard}")
-        yield ex
-
-
-def _drive(
-    ex: _Executor,
-    tasks: list[ChunkTask],
-    man: Manifest,
-    run: int,
-    retries: int,
-    total: int,
-    finished: int,
-    progress: JobProgress | None,
-    warn: Echo,
-) -> dict[str, Any]:
-    """Keep the executor fed, record outcomes, retry failures; returns run statistics."""
-    stats: dict[str, Any] = {
-        "computed": 0,
-        "retried": 0,
-        "model_px": 0,
-        "providers": set(),
-        "rss": {},
-        "workers": ex.workers,
-        "dashboard": ex.dashboard,
-    }
-    todo, inflight, seen = deque(tasks), 0, set()
-    attempts: dict[str, int] = {}
-    if progress:
-        progress(finished, total)
-    while todo or inflight:
-        while todo and inflight < ex.slots:
-            task = todo.popleft()
-            attempts[task.name] = man.started(task.name)
-            ex.submit(task)
-            inflight += 1
-        task, outcome = ex.next()
-        inflight -= 1
-        if isinstance(outcome, ChunkResult):
-            man.done(task.name, run, outcome.sha256, outcome.seconds, outcome.worker)
-            stats["computed"] += 1
-            stats["model_px"] += outcome.model_pixels
-            stats["providers"].add(outcome.provider)
-            rss = stats["rss"]
-            rss[outcome.worker] = max(rss.get(outcome.worker, 0.0), outcome.peak_rss_mb)
-            for note in outcome.warnings:
-                if note not in seen:
-                    seen.add(note)
-                    warn(note)
-            finished += 1
-        else:
-            final = attempts[task.name] > retries
-            msg = (
-                first_line(outcome)
-                if isinstance(outcome, CostaError)
-                else f"{type(outcome).__name__}: {first_line(outcome)}"
-            )
-            man.failed(task.name, msg, final)
-            if final:
-                warn(f"chunk {task.name} failed after {attempts[task.name]} attempt(s): {msg}")
-                finished += 1
-            else:
-                stats["retried"] += 1
-                todo.append(task)
-        if progress:
-            progress(finished, total)
-    return stats
 
 
 def status(out: str | Path) -> dict[str, Any]:

@@ -1,0 +1,200 @@
+"""Where a job's chunks run: in this process or on Dask, and the loop that feeds them.
+
+:func:`open_executor` gives an :class:`Executor` (this process, a ``LocalCluster`` of worker
+processes, or an existing scheduler); :func:`drive` keeps it fed with a bounded window of
+tasks (a national job never submits a million futures at once), records every outcome in the
+manifest and retries failures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from costa.errors import CostaError, first_line
+from costa.manifest import Manifest
+from costa.worker import ChunkResult, ChunkTask, run_chunk
+
+__all__ = ["Executor", "RunStats", "drive", "open_executor"]
+
+Echo = Callable[[str], None]
+
+
+class Executor:
+    """Runs chunk tasks and hands back outcomes as they finish."""
+
+    slots = 1
+    workers = 1
+    dashboard: str | None = None
+
+    def submit(self, task: ChunkTask) -> None:
+        """Start a task."""
+        raise NotImplementedError
+
+    def next(self) -> tuple[ChunkTask, ChunkResult | BaseException]:
+        """Wait for a task to finish; its result, or the exception it raised."""
+        raise NotImplementedError
+
+
+class _InProcess(Executor):
+    """One chunk at a time in this process (measured: two at a time gained nothing on 2 cores)."""
+
+    def __init__(self) -> None:
+        self.queue: deque[ChunkTask] = deque()
+
+    def submit(self, task: ChunkTask) -> None:
+        self.queue.append(task)
+
+    def next(self) -> tuple[ChunkTask, ChunkResult | BaseException]:
+        task = self.queue.popleft()
+        try:
+            return task, run_chunk(task)
+        except CostaError as e:
+            return task, e
+
+
+class _Dask(Executor):
+    """Chunks as Dask futures; a worker that dies has its task rerun elsewhere by Dask."""
+
+    def __init__(self, client: Any) -> None:
+        from distributed import as_completed
+
+        self.client = client
+        self.futures: dict[Any, ChunkTask] = {}
+        self.done = as_completed()
+        info = client.scheduler_info()
+        self.workers = len(info.get("workers", {}))
+        self.slots = max(2, 2 * sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+        self.dashboard = client.dashboard_link
+
+    def submit(self, task: ChunkTask) -> None:
+        fut = self.client.submit(run_chunk, task, pure=False, key=f"costa-{task.name}-{time.monotonic_ns()}")
+        self.futures[fut] = task
+        self.done.add(fut)
+
+    def next(self) -> tuple[ChunkTask, ChunkResult | BaseException]:
+        fut = next(self.done)
+        task = self.futures.pop(fut)
+        try:
+            return task, fut.result()
+        except Exception as e:  # the worker's exception, or KilledWorker after repeated deaths
+            return task, e
+
+
+@contextlib.contextmanager
+def open_executor(
+    workers: int | None, scheduler: str | None, threads: int | None, say: Echo
+) -> Iterator[Executor]:
+    """Where chunks run: here, a LocalCluster, or an existing scheduler.
+
+    With neither ``workers`` nor ``scheduler``: this process. With ``workers``: a LocalCluster
+    of that many processes with ``threads`` ONNX Runtime threads each. With ``scheduler``: the
+    Dask cluster at that address.
+    """
+    if scheduler is None and workers is None:
+        yield _InProcess()
+        return
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler, timeout="30s") as client:
+            ex = _Dask(client)
+            say(f"Dask scheduler {scheduler}: {ex.workers} worker(s), dashboard {ex.dashboard}")
+            yield ex
+        return
+    n = workers or 1
+    threads = threads or 1
+    env = {"GDAL_CACHEMAX": "16", "OMP_NUM_THREADS": str(threads), "MALLOC_ARENA_MAX": "2"}
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+            env=env,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(n)
+        ex = _Dask(client)
+        say(f"Dask LocalCluster: {n} worker process(es) × {threads} thread(s); dashboard {ex.dashboard}")
+        yield ex
+
+
+@dataclass
+class RunStats:
+    """What the workers reported during one invocation."""
+
+    workers: int
+    dashboard: str | None
+    computed: int = 0
+    retried: int = 0
+    model_px: int = 0
+    providers: set[str] = field(default_factory=set)
+    rss_mb: dict[str, float] = field(default_factory=dict)
+
+
+def drive(
+    ex: Executor,
+    tasks: list[ChunkTask],
+    man: Manifest,
+    run: int,
+    retries: int,
+    total: int,
+    finished: int,
+    progress: Callable[[int, int], None] | None,
+    warn: Echo,
+) -> RunStats:
+    """Keep the executor fed, record outcomes, retry failures; returns what workers reported.
+
+    ``total`` chunks in the job, ``finished`` of them already done or failed before this run.
+    """
+    stats = RunStats(ex.workers, ex.dashboard)
+    todo, inflight, seen = deque(tasks), 0, set()
+    attempts: dict[str, int] = {}
+    if progress:
+        progress(finished, total)
+    while todo or inflight:
+        while todo and inflight < ex.slots:
+            task = todo.popleft()
+            attempts[task.name] = man.started(task.name)
+            ex.submit(task)
+            inflight += 1
+        task, outcome = ex.next()
+        inflight -= 1
+        if isinstance(outcome, ChunkResult):
+            man.done(task.name, run, outcome.sha256, outcome.seconds, outcome.worker)
+            stats.computed += 1
+            stats.model_px += outcome.model_pixels
+            stats.providers.add(outcome.provider)
+            rss = stats.rss_mb
+            rss[outcome.worker] = max(rss.get(outcome.worker, 0.0), outcome.peak_rss_mb)
+            for note in outcome.warnings:
+                if note not in seen:
+                    seen.add(note)
+                    warn(note)
+            finished += 1
+        else:
+            final = attempts[task.name] > retries
+            msg = (
+                first_line(outcome)
+                if isinstance(outcome, CostaError)
+                else f"{type(outcome).__name__}: {first_line(outcome)}"
+            )
+            man.failed(task.name, msg, final)
+            if final:
+                warn(f"chunk {task.name} failed after {attempts[task.name]} attempt(s): {msg}")
+                finished += 1
+            else:
+                stats.retried += 1
+                todo.append(task)
+        if progress:
+            progress(finished, total)
+    return stats

@@ -1,0 +1,131 @@
+"""What runs on a worker: predict one chunk of a job into its own COG.
+
+A :class:`ChunkTask` is small (only the dalles its read window meets) and picklable, so Dask
+can ship it; :func:`run_chunk` keeps one ONNX Runtime session per worker process (one per GPU
+when several are present) across the chunks it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import rasterio.windows
+
+from costa.energy import gpu_count
+from costa.engine import PredictOptions, batch_size, run_chunks
+from costa.grid import Chunk
+from costa.manifest import sha256_file
+from costa.mosaic import BandRecipe, Mosaic, MosaicSource
+from costa.runtime import Model, open_model
+from costa.tiling import Box
+from costa.writer import write_cog
+
+__all__ = ["ChunkResult", "ChunkTask", "run_chunk"]
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Everything a worker needs to predict one chunk (small: only the dalles it reads)."""
+
+    name: str
+    chunk: Chunk
+    out: Path
+    products: dict[str, Mosaic]
+    recipe: BandRecipe
+    model: Path
+    options: PredictOptions
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What a worker reports for a finished chunk."""
+
+    name: str
+    sha256: str
+    seconds: float
+    model_pixels: int
+    tiles: int
+    tiles_skipped: int
+    provider: str
+    worker: str
+    peak_rss_mb: float
+    warnings: tuple[str, ...] = ()
+
+
+_MODELS: dict[tuple[Path, str, int | None], Model] = {}
+
+
+def _worker_model(path: Path, options: PredictOptions) -> tuple[Model, str]:
+    """The session for ``path`` in this process (one per worker, kept across chunks)."""
+    worker = f"pid{os.getpid()}"
+    with contextlib.suppress(ImportError, ValueError):
+        from distributed import get_worker
+
+        w = get_worker()
+        worker = str(w.name)
+        n = gpu_count()
+        if n > 1 and options.provider != "cpu" and "CUDA_VISIBLE_DEVICES" not in os.environ:
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(int(w.name) % n) if str(w.name).isdigit() else "0"
+    key = (path, options.provider, options.threads)
+    if key not in _MODELS:
+        _MODELS[key] = open_model(path, options.provider, options.threads)
+    return _MODELS[key], worker
+
+
+def run_chunk(task: ChunkTask) -> ChunkResult:
+    """Predict one chunk into its own COG (atomically) and checksum it. Runs on a worker."""
+    t0 = time.perf_counter()
+    model, worker = _worker_model(task.model, task.options)
+    notes: list[str] = []
+    source = MosaicSource(task.products, task.recipe, model.card, task.options.force, notes.append)
+    core = task.chunk.core
+    tags = {**task.tags, "PROVIDER": model.provider}
+    with write_cog(
+        task.out,
+        crs=source.crs,
+        transform=rasterio.windows.transform(
+            rasterio.windows.Window(core.col, core.row, core.width, core.height), source.transform
+        ),
+        width=core.width,
+        height=core.height,
+        confidence=task.options.confidence,
+        tags=tags,
+    ) as write:
+        model_px, skipped = run_chunks(
+            source,
+            model,
+            [task.chunk],
+            lambda box, labels, conf: write(
+                Box(box.row - core.row, box.col - core.col, box.height, box.width), labels, conf
+            ),
+            batch=batch_size(task.options, model),
+            confidence=task.options.confidence,
+            read=lambda c: source.read(c.read, own=c.core),
+        )
+    return ChunkResult(
+        task.name,
+        sha256_file(task.out),
+        time.perf_counter() - t0,
+        model_px,
+        len(task.chunk.tiles),
+        skipped,
+        model.provider,
+        worker,
+        _peak_rss_mb(),
+        tuple(dict.fromkeys(notes)),
+    )
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss, not inherited over fork+exec)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
