@@ -77,6 +77,8 @@ class CommunePage:
     provenance: list[tuple[str, str]]
     row: dict[str, Any] = field(default_factory=dict)
     """The commune's row of the ``communes`` layer (JSON-ready)."""
+    notes: list[str] = field(default_factory=list)
+    """Caveats on the figures, in French (e.g. a commune too small for the patch rule)."""
 
 
 def fr_number(value: float, digits: int = 2) -> str:
@@ -184,6 +186,25 @@ def _figures(row: dict[str, Any]) -> list[Figure]:
     return figs
 
 
+def _caveats(row: dict[str, Any]) -> list[str]:
+    """The French caveat of :func:`costa.zan.compute.scale_notes` for this commune, if any."""
+    from costa.zan.compute import SMALL_AREA_PATCHES
+    from costa.zan.rules import RULESETS
+
+    rules = RULESETS.get(str(row["regles"]))
+    if rules is None or not rules.thresholds:
+        return []
+    limit_ha = SMALL_AREA_PATCHES * rules.patch_m2 / 1e4
+    if row["surface_ha"] >= limit_ha:
+        return []
+    return [
+        f"Attention : la commune couvre {fr_number(row['surface_ha'])} ha, "
+        f"moins de {SMALL_AREA_PATCHES} fois le seuil de {fr_number(rules.patch_m2, 0)} m² "
+        f"des règles {rules.name} : ses chiffres reflètent surtout la règle des seuils "
+        "(comparer avec les règles cosia-2023-pixel)."
+    ]
+
+
 def _provenance(gpkg: Path, row: dict[str, Any], vintages: list[Vintage]) -> list[tuple[str, str]]:
     out = [
         ("Données ZAN", gpkg.name),
@@ -287,6 +308,7 @@ def build_pages(
                 overlays=overlays,
                 provenance=_provenance(gpkg, row, vintages),
                 row=row,
+                notes=_caveats(row),
             )
         )
     return pages

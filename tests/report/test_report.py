@@ -143,3 +143,21 @@ def test_build_report_refuses_a_raster_elsewhere(demo: dict[str, Any], tmp_path:
     far = write_raster(tmp_path / "far.tif", np.ones((1, 64, 64), np.uint8))  # 840000, 6520000: south
     with pytest.raises(SourceError, match="overlaps"):
         build_report(demo["root"] / "zan.gpkg", far, tmp_path / "r")
+
+
+def test_small_communes_carry_the_patch_rule_caveat(demo: dict[str, Any], pages: list[Any]) -> None:
+    communes = demo["communes_gpkg"].set_index("insee_com")
+    for page in pages:
+        small = communes.loc[page.insee, "surface_ha"] < 2.5  # 10 × 2,500 m² (cosia-2023)
+        assert bool(page.notes) == small
+        html = render_commune(page)
+        assert ('class="caveat"' in html) == small
+        if small:
+            assert "moins de 10 fois le seuil de 2\u202f500 m²" in page.notes[0]
+    assert any(p.notes for p in pages)  # the test territory is small enough to show it
+    big = dataclasses.replace(pages[0], row={**pages[0].row, "surface_ha": 1200.0})
+    from costa.report.build import _caveats
+
+    assert (
+        _caveats(big.row) == [] and _caveats({**big.row, "regles": "cosia-2023-pixel", "surface_ha": 1}) == []
+    )
