@@ -1,0 +1,121 @@
+"""``costa zan ...``: ZAN figures per parcel and commune, queries and the HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from costa.cli._common import (
+    _warn,
+    app,
+    out,
+)
+from costa.errors import OptionError
+
+zan_app = typer.Typer(no_args_is_help=True, help="ZAN figures per parcel and commune.")
+app.add_typer(zan_app, name="zan")
+
+_LABELS = {
+    "insee_com": "Code INSEE",
+    "nom": "Commune",
+    "annee": "Année",
+    "perimetre": "Périmètre",
+    "surface_ha": "Surface (ha)",
+    "artif_ha": "Surface artificialisée (ha)",
+    "artif_pct": "Part artificialisée (%)",
+    "n_parcelles": "Parcelles",
+    "n_parcelles_artif": "Parcelles artificialisées",
+    "n_parcelles_partielles": "Parcelles partiellement artificialisées",
+    "n_parcelles_non_artif": "Parcelles non artificialisées",
+    "flux_artif_ha": "Flux d'artificialisation (ha)",
+    "flux_desartif_ha": "Flux de désartificialisation (ha)",
+    "flux_artif_net_ha": "Artificialisation nette (ha)",
+    "regles": "Règles",
+    "regles_version": "Version des règles",
+}
+
+
+@zan_app.command("compute")
+def zan_compute(
+    landcover: Annotated[Path, typer.Option(help="Land-cover raster (newest vintage).")],
+    parcels: Annotated[Path, typer.Option(help="Parcels (Etalab cadastre GeoJSON, GeoPackage...).")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output GeoPackage (.gpkg).")],
+    communes: Annotated[Path | None, typer.Option(help="Commune boundaries (INSEE_COM, NOM).")] = None,
+    landcover_before: Annotated[Path | None, typer.Option(help="Older vintage, same grid.")] = None,
+    rules: Annotated[str, typer.Option(help="cosia-2023 (thresholds) or cosia-2023-pixel.")] = "cosia-2023",
+    year: Annotated[int | None, typer.Option(help="Vintage year (default: the raster's YEAR tag).")] = None,
+    year_before: Annotated[int | None, typer.Option(help="Older vintage year.")] = None,
+) -> None:
+    """Compute artificialised area and parcels per commune (GeoPackage, CSV, Parquet)."""
+    from costa.errors import SourceReadError
+    from costa.zan.compute import compute
+    from costa.zan.io import write
+
+    for p in (landcover, landcover_before):
+        if p is not None and not p.is_file():
+            raise SourceReadError(f"land-cover raster not found: {p}")
+    res = compute(
+        landcover,
+        parcels,
+        communes,
+        landcover_before=landcover_before,
+        rules=rules,
+        year=year,
+        year_before=year_before,
+    )
+    files = write(res, out_path)
+    out.print(
+        f"wrote {', '.join(str(f) for f in files)} (rules {res.rules.name} v{res.rules.version}, "
+        f"{len(res.parcelles)} parcels, {res.parcelles.attrs['invalid_geometries_repaired']} invalid "
+        f"geometries repaired, {int(res.parcelles.sans_pixel.sum())} without any pixel)"
+    )
+    for note in res.notes:
+        _warn(note)
+
+
+@zan_app.command("query")
+def zan_query(
+    gpkg: Annotated[Path, typer.Argument(help="GeoPackage from costa zan compute.")],
+    commune: Annotated[str, typer.Option(help="INSEE code or name.")],
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+) -> None:
+    """Show a commune's ZAN figures (French labels)."""
+    from rich.table import Table
+
+    from costa.zan.io import query
+
+    if fmt not in ("table", "json", "csv"):
+        raise OptionError(f"--format {fmt!r}: choose table, json or csv")
+    rows = query(gpkg, commune)
+    if fmt == "json":
+        out.print_json(rows.to_json(orient="records", force_ascii=False))
+        return
+    if fmt == "csv":
+        print(rows.to_csv(index=False), end="")
+        return
+    for _, row in rows.iterrows():
+        t = Table("indicateur", "valeur", title=f"{row['nom']} ({row['insee_com']}) — {row['annee']}")
+        for k, label in _LABELS.items():
+            if k in row and row[k] == row[k]:  # skip NaN
+                v = row[k]
+                t.add_row(label, f"{v:,.2f}".replace(",", " ") if isinstance(v, float) else str(v))
+        out.print(t)
+
+
+@zan_app.command("report")
+def zan_report(
+    gpkg: Annotated[Path, typer.Argument(help="GeoPackage from costa zan compute.")],
+    landcover: Annotated[Path, typer.Option(help="Land-cover raster the GeoPackage was computed on.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")],
+    landcover_before: Annotated[Path | None, typer.Option(help="Older vintage, same grid.")] = None,
+    max_px: Annotated[int, typer.Option(help="Longest side of the map overlay (px).")] = 1500,
+) -> None:
+    """Write an offline HTML report: one page per commune (map, legend, chart, figures) and an index."""
+    from costa.report import build_report
+
+    if not 64 <= max_px <= 4096:
+        raise OptionError(f"--max-px {max_px}: choose between 64 and 4096")
+    index = build_report(gpkg, landcover, out_dir, landcover_before=landcover_before, max_px=max_px)
+    out.print(f"wrote {index} (open it in a browser, or: costa serve {out_dir})")
