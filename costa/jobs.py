@@ -34,9 +34,9 @@ from costa.__about__ import __version__
 from costa.energy import EnergyMeter, EnergyReading, gpu_count
 from costa.engine import PredictOptions, provenance
 from costa.errors import OptionError, OutputError, SourceError, first_line
-from costa.executors import Echo, drive, open_executor
-from costa.grid import plan_box_chunks
-from costa.manifest import Manifest, sha256_file
+from costa.executors import Echo, RunStats, drive, open_executor
+from costa.grid import Chunk, plan_box_chunks
+from costa.manifest import Manifest, Row, sha256_file
 from costa.mosaic import MAIN, BandRecipe, Mosaic, MosaicSource, find_dalles, scan
 from costa.nomenclature import colormap
 from costa.presets import find_grid, grid_cells, square_cells
@@ -182,80 +182,32 @@ def run_job(
     """
     say, warn_ = echo or (lambda s: None), warn or (lambda s: None)
     t0 = time.perf_counter()
-    if job.retries < 0:
-        raise OptionError(f"--retries {job.retries} must be 0 or more")
-    if job.workers is not None and job.workers < 1:
-        raise OptionError(f"--workers {job.workers} must be at least 1")
     job = _settle_workers(job)
-    if MAIN not in job.sources:
-        raise SourceError(f"a job needs a '{MAIN}' source; got {', '.join(job.sources)}")
-    card_model = open_model(job.model, "cpu", 1)  # metadata and checks only; workers open their own
-    products = {
-        name: scan([p for s in ((spec,) if isinstance(spec, str) else spec) for p in find_dalles(s)], name)
-        for name, spec in job.sources.items()
-    }
-    main = products[MAIN]
-    recipe = _recipe(job.bands, card_model, main)
-    source = MosaicSource(products, recipe, card_model.card, job.options.force, warn_)
-    tile = job.options.tile or card_model.card.tile_size
-    halo = card_model.card.halo if job.options.halo is None else job.options.halo
-    cells = _cells(job, main)
-    chunks = plan_box_chunks(
-        main.height, main.width, tile, halo, card_model.card.stride, [box for _, box in cells]
-    )
-    names = [name for name, _ in cells]
-    broken = {p.stem: e for m in products.values() for p, e in m.broken}  # fail alone, by dalle name
-    fingerprint = json.dumps(
-        {
-            "model_sha256": card_model.sha256,
-            "sources": {k: [str(d.path.resolve()) for d in m.dalles] for k, m in products.items()},
-            "recipe": recipe.inputs,
-            "tile": tile,
-            "halo": halo,
-            "confidence": job.options.confidence,
-            "chunks": names,
-        },
-        sort_keys=True,
-    )
+    plan = _plan(job, warn_)
     out = job.out
     out.mkdir(parents=True, exist_ok=True)
     check_writable(out / "run.json")
     with _lock(out), Manifest(out) as man:
         previous = man.meta("fingerprint")
-        if previous is not None and previous != fingerprint:
+        if previous is not None and previous != plan.fingerprint:
             raise OutputError(
                 f"{out} holds a job with other sources, model or settings; "
                 "give a new --out folder (or delete this one to start over)"
             )
-        man.set_meta("fingerprint", fingerprint)
+        man.set_meta("fingerprint", plan.fingerprint)
         _remove_stale_temporaries(out)
-        all_names = names + sorted(set(broken) - set(names))
+        names = [name for name, _ in plan.cells]
+        all_names = names + sorted(set(plan.broken) - set(names))
         run = man.start_run(all_names)
         done_before = _verified(man, out, warn_)
-        tasks = [
-            ChunkTask(
-                name,
-                chunk,
-                out / f"{name}.tif",
-                source.subset(chunk.read),
-                recipe,
-                job.model,
-                job.options,
-                provenance(
-                    card_model,
-                    [d.path for m in source.subset(chunk.core).values() for d in m.dalles],
-                    ",".join(f"{p}:{b}" for p, b in recipe.inputs),
-                    tile,
-                    halo,
-                ),
-            )
-            for name, chunk in zip(names, chunks, strict=True)
-            if name not in done_before
-        ]
-        for name in sorted(set(broken) - done_before):
+        for name in sorted(set(plan.broken) - done_before):
             man.started(name)
-            man.failed(name, broken[name], final=True)
-        tasks = [t for t in tasks if t.name not in broken]
+            man.failed(name, plan.broken[name], final=True)
+        tasks = [
+            _task(job, plan, name, chunk)
+            for name, chunk in zip(names, plan.chunks, strict=True)
+            if name not in done_before and name not in plan.broken
+        ]
         meter = EnergyMeter()
         meter.start()
         with open_executor(job.workers, job.scheduler, job.options.threads, say) as ex:
@@ -268,12 +220,107 @@ def run_job(
             else EnergyReading(None, (), "workers run on a remote cluster; measure energy there")
         )
         rows = man.rows()
+    report = _report(job, plan, run, stats, rows, len(done_before), energy, time.perf_counter() - t0)
+    tmp = out / ".run.json.tmp"
+    tmp.write_text(json.dumps(report.data, indent=1, ensure_ascii=False))
+    os.replace(tmp, out / "run.json")
+    return report
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a job will do, settled before anything is written."""
+
+    model: Model
+    products: dict[str, Mosaic]
+    recipe: BandRecipe
+    source: MosaicSource
+    tile: int
+    halo: int
+    cells: list[tuple[str, Box]]
+    chunks: list[Chunk]
+    broken: dict[str, str]
+    fingerprint: str
+
+    @property
+    def main(self) -> Mosaic:
+        """The product that sets the output grid."""
+        return self.products[MAIN]
+
+    @property
+    def bands(self) -> str:
+        """The band recipe as text, e.g. ``main:1,main:2,main:3,irc:1``."""
+        return ",".join(f"{p}:{b}" for p, b in self.recipe.inputs)
+
+
+def _plan(job: Job, warn: Echo) -> _Plan:
+    """Check the options, scan the sources, cut chunks; raises CostaError before any output."""
+    if job.retries < 0:
+        raise OptionError(f"--retries {job.retries} must be 0 or more")
+    if job.workers is not None and job.workers < 1:
+        raise OptionError(f"--workers {job.workers} must be at least 1")
+    if MAIN not in job.sources:
+        raise SourceError(f"a job needs a '{MAIN}' source; got {', '.join(job.sources)}")
+    model = open_model(job.model, "cpu", 1)  # metadata and checks only; workers open their own
+    products = {
+        name: scan([p for s in ((spec,) if isinstance(spec, str) else spec) for p in find_dalles(s)], name)
+        for name, spec in job.sources.items()
+    }
+    main = products[MAIN]
+    recipe = _recipe(job.bands, model, main)
+    source = MosaicSource(products, recipe, model.card, job.options.force, warn)
+    tile = job.options.tile or model.card.tile_size
+    halo = model.card.halo if job.options.halo is None else job.options.halo
+    cells = _cells(job, main)
+    chunks = plan_box_chunks(main.height, main.width, tile, halo, model.card.stride, [b for _, b in cells])
+    fingerprint = json.dumps(
+        {
+            "model_sha256": model.sha256,
+            "sources": {k: [str(d.path.resolve()) for d in m.dalles] for k, m in products.items()},
+            "recipe": recipe.inputs,
+            "tile": tile,
+            "halo": halo,
+            "confidence": job.options.confidence,
+            "chunks": [name for name, _ in cells],
+        },
+        sort_keys=True,
+    )
+    broken = {p.stem: e for m in products.values() for p, e in m.broken}  # they fail alone, by name
+    return _Plan(model, products, recipe, source, tile, halo, cells, chunks, broken, fingerprint)
+
+
+def _task(job: Job, plan: _Plan, name: str, chunk: Chunk) -> ChunkTask:
+    """A chunk's task: only the dalles its reads meet, and the provenance of its own dalles."""
+    own = [d.path for m in plan.source.subset(chunk.core).values() for d in m.dalles]
+    return ChunkTask(
+        name,
+        chunk,
+        job.out / f"{name}.tif",
+        plan.source.subset(chunk.read),
+        plan.recipe,
+        job.model,
+        job.options,
+        provenance(plan.model, own, plan.bands, plan.tile, plan.halo),
+    )
+
+
+def _report(
+    job: Job,
+    plan: _Plan,
+    run: int,
+    stats: RunStats,
+    rows: list[Row],
+    skipped: int,
+    energy: EnergyReading,
+    wall: float,
+) -> RunReport:
+    """Write ``landcover.vrt`` over the finished chunks and gather the run's figures."""
+    main, boxes = plan.main, dict(plan.cells)
     done = [r for r in rows if r.status == "done"]
-    boxes = dict(cells)
     if done:
         write_vrt(
-            out / "landcover.vrt",
-            [out / f"{r.name}.tif" for r in done],
+            job.out / "landcover.vrt",
+            [job.out / f"{r.name}.tif" for r in done],
             main.width,
             main.height,
             main.transform,
@@ -282,31 +329,32 @@ def run_job(
             [(b.row, b.col, b.height, b.width) for b in (boxes[r.name] for r in done)],
             palette=colormap(),
         )
-    wall = time.perf_counter() - t0
     px = sum(boxes[r.name].height * boxes[r.name].width for r in done)
     km2 = px * main.res[0] * main.res[1] / 1e6
-    report = RunReport(
+    return RunReport(
         {
             "costa_version": __version__,
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "run": run,
             "machine": platform.platform(),
             "model": str(job.model.resolve()),
-            "model_name": card_model.card.name,
-            "model_sha256": card_model.sha256,
+            "model_name": plan.model.card.name,
+            "model_sha256": plan.model.sha256,
             "provider": ",".join(sorted(stats.providers)) or "none",
             "workers": stats.workers,
             "scheduler": job.scheduler or ("local-cluster" if job.workers else "in-process"),
             "dashboard": stats.dashboard,
-            "sources": {k: {"spec": v, "dalles": len(products[k].dalles)} for k, v in job.sources.items()},
-            "bands": ",".join(f"{p}:{b}" for p, b in recipe.inputs),
-            "tile": tile,
-            "halo": halo,
+            "sources": {
+                k: {"spec": v, "dalles": len(plan.products[k].dalles)} for k, v in job.sources.items()
+            },
+            "bands": plan.bands,
+            "tile": plan.tile,
+            "halo": plan.halo,
             "chunks": {
                 "total": len(rows),
                 "done": len(done),
                 "computed": stats.computed,
-                "skipped": len(done_before),
+                "skipped": skipped,
                 "failed": sum(r.status == "failed" for r in rows),
                 "retried": stats.retried,
             },
@@ -321,10 +369,6 @@ def run_job(
             "energy": energy.as_dict(km2),
         }
     )
-    tmp = out / ".run.json.tmp"
-    tmp.write_text(json.dumps(report.data, indent=1, ensure_ascii=False))
-    os.replace(tmp, out / "run.json")
-    return report
 
 
 def _settle_workers(job: Job) -> Job:
