@@ -169,7 +169,7 @@ def wait_for_done(out: Path, n: int, proc: subprocess.Popen[str], timeout: float
             except sqlite3.OperationalError:
                 pass
         assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
+        time.sleep(0.02)
     raise AssertionError("job made no progress")
 
 
@@ -195,11 +195,11 @@ def test_kill_9_then_rerun_resumes_without_recomputing(
 ) -> None:
     out = tmp_path / "out"
     proc = run_cli_job(dalles(terr), out)
-    wait_for_done(out, 3, proc)
+    wait_for_done(out, 2, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
     before = {n: v for n, v in manifest(out).items() if v[0] == "done"}
-    assert 3 <= len(before) < 9
+    assert 2 <= len(before) < 9  # killed mid-run
     res = costa("status", out)
     assert res.returncode == 0 and f"{len(before)}/9 chunks done" in res.stdout
     res = costa("predict", dalles(terr), "-m", demo_model_path(), "-o", out, *OPTS)
