@@ -158,19 +158,24 @@ def drive(
     """
     stats = RunStats(ex.workers, ex.dashboard)
     todo, inflight, seen = deque(tasks), 0, set()
-    attempts: dict[str, int] = {}
+    attempts: dict[str, int] = {}  # over all runs, as the manifest counts them
+    tries: dict[str, int] = {}  # in this run
     if progress:
         progress(finished, total)
     while todo or inflight:
         while todo and inflight < ex.slots:
             task = todo.popleft()
             attempts[task.name] = man.started(task.name)
+            tries[task.name] = tries.get(task.name, 0) + 1
             ex.submit(task)
             inflight += 1
         task, outcome = ex.next()
         inflight -= 1
         if isinstance(outcome, ChunkResult):
-            man.done(task.name, run, outcome.sha256, outcome.seconds, outcome.worker)
+            degraded = (
+                f"context incomplete: {', '.join(outcome.degraded)} unreadable" if outcome.degraded else None
+            )
+            man.done(task.name, run, outcome.sha256, outcome.seconds, outcome.worker, degraded)
             stats.computed += 1
             stats.model_px += outcome.model_pixels
             stats.providers.add(outcome.provider)
@@ -182,7 +187,7 @@ def drive(
                     warn(note)
             finished += 1
         else:
-            final = attempts[task.name] > retries
+            final = tries[task.name] > retries  # retries count per run: a rerun tries again
             msg = (
                 first_line(outcome)
                 if isinstance(outcome, CostaError)

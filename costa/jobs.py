@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +151,8 @@ class RunReport:
         return (
             f"{c['done']} chunk(s) done ({c['computed']} computed, "
             f"{c['skipped']} already done and verified), "
-            f"{c['failed']} failed, of {c['total']}; {d['mpx']:.1f} Mpx = {d['km2']:.3f} km² in "
+            f"{c['failed']} failed, {c['degraded']} with a neighbour unreadable (a rerun redoes them), "
+            f"of {c['total']}; {d['mpx']:.1f} Mpx = {d['km2']:.3f} km² in "
             f"{d['wall_s']:.1f} s: {d['mpx_per_s']:.2f} Mpx/s, {d['km2_per_h']:.2f} km²/h; "
             f"provider {d['provider']}, {d['workers']} worker(s); {e}"
         )
@@ -276,12 +278,15 @@ def _plan(job: Job, warn: Echo) -> _Plan:
     fingerprint = json.dumps(
         {
             "model_sha256": model.sha256,
-            "sources": {k: [str(d.path.resolve()) for d in m.dalles] for k, m in products.items()},
+            "sources": {  # broken files included: fixing one and rerunning is the same job
+                k: sorted(str(p.resolve()) for p in [*(d.path for d in m.dalles), *(b for b, _ in m.broken)])
+                for k, m in products.items()
+            },
             "recipe": recipe.inputs,
             "tile": tile,
             "halo": halo,
             "confidence": job.options.confidence,
-            "chunks": [name for name, _ in cells],
+            "chunks": sorted({name for name, _ in cells} | {p.stem for p, _ in main.broken}),
         },
         sort_keys=True,
     )
@@ -357,6 +362,7 @@ def _report(
                 "skipped": skipped,
                 "failed": sum(r.status == "failed" for r in rows),
                 "retried": stats.retried,
+                "degraded": sum(r.status == "done" and bool(r.error) for r in rows),
             },
             "failures": [{"chunk": r.name, "error": r.error} for r in rows if r.status == "failed"],
             "mpx": px / 1e6,
@@ -402,8 +408,8 @@ def _cells(job: Job, main: Mosaic) -> list[tuple[str, Box]]:
     """Chunk names and boxes: the dalles, or a grid over one raster."""
     if len(main.dalles) + len(main.broken) > 1:
         cells = [(d.name, d.box) for d in main.dalles]
-        names = [n for n, _ in cells] + [p.stem for p, _ in main.broken]
-        dup = next((n for n in names if names.count(n) > 1), None)
+        counts = Counter([n for n, _ in cells] + [p.stem for p, _ in main.broken])
+        dup = next((n for n, k in counts.items() if k > 1), None)
         if dup:
             raise SourceError(f"two dalles are named {dup}: outputs are named after dalles, rename one")
         return cells
@@ -414,13 +420,16 @@ def _cells(job: Job, main: Mosaic) -> list[tuple[str, Box]]:
 
 
 def _verified(man: Manifest, out: Path, warn: Echo) -> set[str]:
-    """Chunks recorded done whose output is present with the recorded checksum."""
+    """Chunks recorded done whose output is present with the recorded checksum (and full context)."""
     ok = set()
     for r in man.rows():
         if r.status != "done":
             continue
         path = out / f"{r.name}.tif"
-        if path.is_file() and sha256_file(path) == r.sha256:
+        if r.error:  # done with a neighbour unreadable: its borders lacked context
+            warn(f"{path.name} was predicted with a neighbour unreadable ({r.error}): recomputing it")
+            man.failed(r.name, r.error, final=False)
+        elif path.is_file() and sha256_file(path) == r.sha256:
             ok.add(r.name)
         else:
             warn(f"{path.name} is missing or does not match its checksum: recomputing it")

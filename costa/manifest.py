@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     attempts INTEGER NOT NULL,  -- runs started, over all invocations
     run INTEGER,                -- invocation (1, 2...) that produced the output
     sha256 TEXT,                -- checksum of the output COG
-    error TEXT,                 -- last error, one line
+    error TEXT,                 -- last error, one line (for done: why its context was incomplete)
     seconds REAL,
     worker TEXT,
     updated TEXT
@@ -123,12 +123,18 @@ class Manifest:
         )
         return int(self.db.execute("SELECT attempts FROM chunks WHERE name = ?", (name,)).fetchone()[0])
 
-    def done(self, name: str, run: int, sha256: str, seconds: float, worker: str) -> None:
-        """Record a chunk whose output is written and checksummed."""
+    def done(
+        self, name: str, run: int, sha256: str, seconds: float, worker: str, degraded: str | None = None
+    ) -> None:
+        """Record a chunk whose output is written and checksummed.
+
+        ``degraded`` says why its context was incomplete (a neighbour unreadable); such a
+        chunk is recomputed by the next run.
+        """
         self.db.execute(
-            "UPDATE chunks SET status = 'done', run = ?, sha256 = ?, error = NULL, seconds = ?, "
+            "UPDATE chunks SET status = 'done', run = ?, sha256 = ?, error = ?, seconds = ?, "
             "worker = ?, updated = ? WHERE name = ?",
-            (run, sha256, seconds, worker, _now(), name),
+            (run, sha256, degraded, seconds, worker, _now(), name),
         )
 
     def failed(self, name: str, error: str, final: bool) -> None:

@@ -216,6 +216,8 @@ class MosaicSource:
     force: bool = False
     warn: Callable[[str], None] | None = None
     _index: dict[str, _Index] = field(init=False, repr=False)
+    unreadable: set[Path] = field(init=False, default_factory=set)
+    """Neighbouring dalles that could not be read and were taken as no data (context only)."""
 
     def __post_init__(self) -> None:
         main = self.products[MAIN]
@@ -295,6 +297,7 @@ class MosaicSource:
                 except SourceReadError as e:
                     if at.intersect(own).height and at.intersect(own).width:
                         raise
+                    self.unreadable.add(dalle.path)
                     if self.warn:
                         self.warn(f"{e}; read as no data for the context of a neighbouring dalle")
                     continue

@@ -56,6 +56,8 @@ class ChunkResult:
     worker: str
     peak_rss_mb: float
     warnings: tuple[str, ...] = ()
+    degraded: tuple[str, ...] = ()
+    """Neighbouring dalles read as no data: the output is valid but its border lacks context."""
 
 
 _MODELS: dict[tuple[Path, str, int | None], Model] = {}
@@ -119,6 +121,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         worker,
         _peak_rss_mb(),
         tuple(dict.fromkeys(notes)),
+        tuple(sorted(str(p) for p in source.unreadable)),
     )
 
 

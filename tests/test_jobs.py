@@ -104,6 +104,7 @@ def test_rgb_and_irc_dalles_on_a_local_cluster_match_one_whole_prediction(
         "skipped": 0,
         "failed": 0,
         "retried": 0,
+        "degraded": 0,
     }
     assert report.data["workers"] == 2 and report.data["scheduler"] == "local-cluster"
     assert any("dashboard http://127.0.0.1:" in m for m in messages)
@@ -245,11 +246,25 @@ def test_corrupt_dalles_fail_alone_and_name_themselves(terr: Territory, tmp_path
     assert f"failed: {truncated.stem}: {truncated} cannot be opened" in res.stderr
     assert f"failed: {garbled.stem}: cannot read {garbled}" in res.stderr
     assert "2 chunk(s) failed" in res.stderr
+    assert "2 with a neighbour unreadable" in res.stderr  # the garbled dalle's two other neighbours
     states = manifest(out)
     assert states[garbled.stem][:2] == ("failed", 2)  # first attempt + one retry
     assert sum(s == "done" for s, _, _ in states.values()) == 7
     res = costa("status", out)
     assert f"failed: {garbled.stem} (2 attempts): cannot read" in res.stdout
+    # fix the two files and rerun the same command: only they are computed
+    for f in (truncated, garbled):
+        shutil.copy(dalles(terr) / f.name, f)
+    res = costa("predict", src, "-m", demo_model_path(), "-o", out, *OPTS, "--retries", "1")
+    assert res.returncode == 0, res.stderr
+    # the garbled dalle's neighbours read it as no data: redone too (the truncated one has no
+    # readable header, so its place is simply outside the mosaic for its neighbours)
+    assert "9 chunk(s) done (4 computed, 5 already done and verified), 0 failed, 0 with" in res.stderr
+    states = manifest(out)
+    assert states[garbled.stem] == ("done", 3, 2) and states[truncated.stem][0] == "done"
+    assert sorted(n for n, (_, _, r) in states.items() if r == 2) == sorted(
+        f.stem for f in (files[0], files[1], files[3], files[4])
+    )
 
 
 def test_sources_that_do_not_fit_together_are_named(terr: Territory, tmp_path: Path) -> None:
