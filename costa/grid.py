@@ -81,10 +81,7 @@ def plan_box_chunks(
         if box.clip(height, width) != box or not box.height or not box.width:
             raise OptionError(f"chunk {box} is not a non-empty part of the {height}×{width} raster")
         tiles = tuple(
-            Tile(
-                Box(r.read, c.read, th, tw),
-                Box(r.core_start, c.core_start, r.core_stop - r.core_start, c.core_stop - c.core_start),
-            )
+            Tile.from_spans(r, c, th, tw)
             for r in segment_spans(box.row, box.row_stop, height, tile, halo, stride)
             for c in segment_spans(box.col, box.col_stop, width, tile, halo, stride)
         )

@@ -115,6 +115,16 @@ class Tile:
     read: Box
     core: Box
 
+    @classmethod
+    def from_spans(cls, row: Span, col: Span, height: int, width: int) -> Tile:
+        """The tile of a row span and a column span, reading ``height × width`` pixels."""
+        return cls(
+            Box(row.read, col.read, height, width),
+            Box(
+                row.core_start, col.core_start, row.core_stop - row.core_start, col.core_stop - col.core_start
+            ),
+        )
+
 
 def round_up(n: int, m: int) -> int:
     """Smallest multiple of ``m`` that is ``>= n``."""
@@ -201,10 +211,7 @@ def plan_tiles(height: int, width: int, tile: int, halo: int, stride: int) -> li
     """
     th, tw = tile_length(height, tile, stride), tile_length(width, tile, stride)
     return [
-        Tile(
-            read=Box(r.read, c.read, th, tw),
-            core=Box(r.core_start, c.core_start, r.core_stop - r.core_start, c.core_stop - c.core_start),
-        )
+        Tile.from_spans(r, c, th, tw)
         for r in axis_spans(height, tile, halo, stride)
         for c in axis_spans(width, tile, halo, stride)
     ]
