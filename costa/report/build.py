@@ -188,14 +188,11 @@ def _figures(row: dict[str, Any]) -> list[Figure]:
 
 def _caveats(row: dict[str, Any]) -> list[str]:
     """The French caveat of :func:`costa.zan.compute.scale_notes` for this commune, if any."""
-    from costa.zan.compute import SMALL_AREA_PATCHES
+    from costa.zan.compute import SMALL_AREA_PATCHES, too_small_for_patch_rule
     from costa.zan.rules import RULESETS
 
     rules = RULESETS.get(str(row["regles"]))
-    if rules is None or not rules.thresholds:
-        return []
-    limit_ha = SMALL_AREA_PATCHES * rules.patch_m2 / 1e4
-    if row["surface_ha"] >= limit_ha:
+    if rules is None or not too_small_for_patch_rule(row["surface_ha"], rules):
         return []
     return [
         f"Attention : la commune couvre {fr_number(row['surface_ha'])} ha, "

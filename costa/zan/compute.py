@@ -211,16 +211,25 @@ def scale_notes(communes: Any, rules: RuleSet) -> tuple[str, ...]:
     Below a few patch thresholds of area, most patches are under the threshold and absorbed
     by their surroundings, so a commune can come out 0 % or 100 % artificialised.
     """
-    if not rules.thresholds:
-        return ()
-    limit_ha = SMALL_AREA_PATCHES * rules.patch_m2 / 1e4
     return tuple(
         f"commune {c.insee_com} ({c.nom}) covers {c.surface_ha:.2f} ha, under {SMALL_AREA_PATCHES} × the "
         f"{rules.patch_m2:g} m² patch threshold of {rules.name}: its figures mostly reflect the patch "
         "rule; compare with --rules cosia-2023-pixel"
         for c in communes.itertuples()
-        if c.surface_ha < limit_ha
+        if too_small_for_patch_rule(c.surface_ha, rules)
     )
+
+
+def too_small_for_patch_rule(surface_ha: float, rules: RuleSet) -> bool:
+    """True if a commune of ``surface_ha`` is under ``SMALL_AREA_PATCHES`` patch thresholds.
+
+    >>> from costa.zan.rules import RULESETS
+    >>> [too_small_for_patch_rule(ha, RULESETS[r]) for ha, r in ((2, "cosia-2023"), (3, "cosia-2023"))]
+    [True, False]
+    >>> too_small_for_patch_rule(2, RULESETS["cosia-2023-pixel"])
+    False
+    """
+    return rules.thresholds and surface_ha < SMALL_AREA_PATCHES * rules.patch_m2 / 1e4
 
 
 def _int(value: Any, option: str, path: Any) -> int:
