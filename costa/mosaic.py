@@ -29,7 +29,7 @@ from rasterio.windows import Window
 
 from costa.errors import SourceError, SourceReadError, first_line
 from costa.model_card import ModelCard
-from costa.sources import check_gsd
+from costa.sources import check_dtype, check_gsd
 from costa.tiling import Box
 
 __all__ = ["MAIN", "BandRecipe", "Dalle", "Mosaic", "MosaicSource", "find_dalles", "scan"]
@@ -258,12 +258,7 @@ class MosaicSource:
         for d in mosaic.dalles:
             if max(bands) > d.count or min(bands) < 1:
                 raise SourceError(f"--bands uses {name} band {max(bands)} but {d.path} has bands 1–{d.count}")
-            dtypes = {d.dtypes[b - 1] for b in bands}
-            if dtypes != {self.card.input_dtype}:
-                raise SourceError(
-                    f"{d.path} has {'/'.join(sorted(dtypes))} pixels but model '{self.card.name}' "
-                    f"expects {self.card.input_dtype}"
-                )
+            check_dtype({d.dtypes[b - 1] for b in bands}, self.card, str(d.path))
 
     def subset(self, box: Box) -> dict[str, Mosaic]:
         """The products cut down to the dalles meeting ``box``: all a chunk's worker needs."""

@@ -23,7 +23,7 @@ from costa.errors import SourceError, SourceReadError, first_line
 from costa.model_card import ModelCard
 from costa.tiling import Box
 
-__all__ = ["ArraySource", "RasterSource", "Source", "check_gsd", "select_bands"]
+__all__ = ["ArraySource", "RasterSource", "Source", "check_dtype", "check_gsd", "select_bands"]
 
 GSD_WARN = 0.10
 """Relative GSD difference from the model's beyond which costa warns."""
@@ -113,13 +113,7 @@ class RasterSource:
                 "reproject it to a metric CRS such as EPSG:2154 first"
             )
         self.bands = select_bands(ds.count, list(ds.colorinterp), card, bands, name)
-        dtypes = {ds.dtypes[b - 1] for b in self.bands}
-        if dtypes != {card.input_dtype}:
-            raise SourceError(
-                f"{name} has {'/'.join(sorted(dtypes))} pixels but model '{card.name}' "
-                f"expects {card.input_dtype}; convert it (e.g. gdal_translate -ot "
-                f"{_gdal_type(card.input_dtype)} -scale) or use a matching model"
-            )
+        check_dtype({ds.dtypes[b - 1] for b in self.bands}, card, name)
         msg = check_gsd((abs(ds.transform.a), abs(ds.transform.e)), card.gsd_m, force, name)
         if msg and warn:
             warn(msg)
@@ -203,6 +197,16 @@ def select_bands(
             f"say which to use with --bands (e.g. --bands {','.join(map(str, range(1, card.n_bands + 1)))})"
         )
     return tuple(data)
+
+
+def check_dtype(dtypes: set[str], card: ModelCard, name: str) -> None:
+    """Refuse source pixels of another type than the model takes, saying how to convert them."""
+    if dtypes != {card.input_dtype}:
+        raise SourceError(
+            f"{name} has {'/'.join(sorted(dtypes))} pixels but model '{card.name}' "
+            f"expects {card.input_dtype}; convert it (e.g. gdal_translate -ot "
+            f"{_gdal_type(card.input_dtype)} -scale) or use a matching model"
+        )
 
 
 def check_gsd(res: tuple[float, float], gsd: float, force: bool, name: str) -> str | None:

@@ -285,6 +285,12 @@ def test_sources_that_do_not_fit_together_are_named(terr: Territory, tmp_path: P
         ds.transform = t
     res = costa("predict", src, "-m", demo_model_path(), "-o", tmp_path / "o3", "--bands", "1,2,3,irc:1")
     assert_clean_error(res, "product 'irc'", "--product irc=DIR")
+    with rasterio.open(odd) as ds:
+        profile, pixels = {**ds.profile, "dtype": "uint16"}, ds.read().astype("uint16")
+    with rasterio.open(odd, "w", **profile) as ds:
+        ds.write(pixels)
+    res = costa("predict", src, "-m", demo_model_path(), "-o", tmp_path / "o4")
+    assert_clean_error(res, odd.name, "uint16 pixels", "gdal_translate -ot Byte")
 
 
 def test_job_file_and_changed_settings(terr: Territory, tmp_path: Path) -> None:
