@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_predict import model_only
-from costa.engine import predict_array
+from costa.demo.synthetic import make_scene
 from costa.evaluation import Metrics
-from costa.quantize import quantize_int8
-from costa.runtime import open_model
-from costa.synthetic import make_scene
-from costa.zoo import demo_model_path
+from costa.inference.engine import predict_array
+from costa.inference.runtime import open_model
+from costa.models.quantize import quantize_int8
+from costa.models.zoo import demo_model_path
 
 
 def main() -> None:

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from costa.demo.territory import make_territory
 from costa.jobs import Job, run_job
-from costa.territory import make_territory
-from costa.zoo import demo_model_path
+from costa.models.zoo import demo_model_path
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
     for label, workers in (("in-process", None), ("1 worker", 1), ("2 workers", 2)):
         out = tmp / f"costa-bench-jobs-out-{label.replace(' ', '-')}"
         shutil.rmtree(out, ignore_errors=True)
-        rep = run_job(Job({"main": src}, demo_model_path(), out, workers=workers)).data
+        rep = run_job(Job({"main": src}, demo_model_path(), out, workers=workers)).as_dict()
         with rasterio.open(out / "landcover.vrt") as ds:
             labels = ds.read(1)
         ref = labels if ref is None else ref

@@ -42,9 +42,9 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 import costa
-from costa.engine import PredictOptions, predict
-from costa.runtime import Model, open_model
-from costa.zoo import demo_model_path
+from costa.inference import PredictOptions, predict
+from costa.inference.runtime import Model, open_model
+from costa.models.zoo import demo_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / ".cache" / "peers"
@@ -91,7 +91,7 @@ def demo_torch_unet(onnx_path: Path) -> Any:
     import torch
     from onnx import numpy_helper
 
-    from costa.export import make_unet
+    from costa.models.export import make_unet
 
     proto = onnx.load(str(onnx_path))
     arch = json.loads({p.key: p.value for p in proto.metadata_props}["training"])["arch"]
@@ -161,7 +161,7 @@ def prepare(size: int, model: Model) -> dict[str, Path]:
     ts = CACHE / "costa-demo-raw.torchscript.pt"
     ref = CACHE / f"reference_{size}.npy"
     if not raster.exists():
-        from costa.synthetic import make_scene
+        from costa.demo.synthetic import make_scene
 
         img = make_scene(7, size, size).image
         tmp = raster.with_suffix(".tmp.tif")
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> None:
             "torch": torch.__version__,
             "geo_inference": extra.get("geo_inference"),
         },
-        "raster": f"{size}x{size} RGBN uint8 (costa.synthetic seed 7)",
+        "raster": f"{size}x{size} RGBN uint8 (costa.demo.synthetic seed 7)",
         "model": "costa-demo (smp U-Net mobilenet_v2, 4 bands, 16 classes)",
         "repeats": repeats,
         "seconds": {k: [round(s, 3) for s in v] for k, v in times.items()},

@@ -33,11 +33,11 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 import costa
-from costa.engine import PredictOptions, predict
-from costa.runtime import open_model
-from costa.synthetic import make_scene
-from costa.tiling import plan_tiles
-from costa.zoo import demo_model_path
+from costa.demo.synthetic import make_scene
+from costa.inference import PredictOptions, predict
+from costa.inference.runtime import open_model
+from costa.models.zoo import demo_model_path
+from costa.tiling.tiles import plan_tiles
 
 
 def make_raster(path: Path, size: int, block: int = 2048) -> Path:

@@ -20,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 
-from costa.territory import make_territory
+from costa.demo.territory import make_territory
 from costa.zan.compute import compute, zone_ids
 from costa.zan.rules import class_counts
 

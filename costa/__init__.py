@@ -7,7 +7,7 @@ The public API, for scripts and notebooks:
   :func:`evaluate` — IoU, mIoU and accuracy against a truth;
 * :func:`run_job` — a resumable job over many dalles (here or on Dask), :func:`job_status`;
 * :mod:`costa.zan` — :func:`costa.zan.compute` and :func:`costa.zan.query` for ZAN tables;
-* :mod:`costa.synthetic` — :func:`costa.synthetic.make_territory`, the demo territory;
+* :mod:`costa.demo` — :func:`costa.demo.make_territory`, the demo territory;
 * :mod:`costa.plot` — class maps, confusion matrices and ZAN charts.
 
 >>> import costa
@@ -15,10 +15,9 @@ The public API, for scripts and notebooks:
 16
 """
 
-from costa import plot, synthetic, zan
+from costa import demo, plot, zan
 from costa.__about__ import __version__
 from costa.api import evaluate, predict
-from costa.engine import PredictOptions, PredictReport, predict_array
 from costa.errors import (
     CostaError,
     MissingDependencyError,
@@ -31,12 +30,14 @@ from costa.errors import (
     SourceReadError,
 )
 from costa.evaluation import Metrics
+from costa.inference.engine import PredictReport, predict_array
+from costa.inference.options import PredictOptions
+from costa.inference.runtime import Model, open_model
 from costa.jobs import Job, RunReport, run_job
 from costa.jobs import status as job_status
-from costa.model_card import ModelCard
+from costa.models.card import ModelCard
+from costa.models.zoo import demo_model_path
 from costa.nomenclature import CLASSES, LandCoverClass
-from costa.runtime import Model, open_model
-from costa.zoo import demo_model_path
 
 __all__ = [
     "CLASSES",
@@ -58,6 +59,7 @@ __all__ = [
     "SourceError",
     "SourceReadError",
     "__version__",
+    "demo",
     "demo_model_path",
     "evaluate",
     "job_status",
@@ -66,6 +68,19 @@ __all__ = [
     "predict",
     "predict_array",
     "run_job",
-    "synthetic",
     "zan",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``costa.synthetic`` (moved to :mod:`costa.demo`) keeps working for one release."""
+    if name == "synthetic":
+        import warnings
+
+        warnings.warn(
+            "costa.synthetic moved: use costa.demo (make_territory, make_scene)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return demo
+    raise AttributeError(f"module 'costa' has no attribute {name!r}")

@@ -1,12 +1,12 @@
 """The researcher's entry points: one :func:`predict` and one :func:`evaluate` for every kind of input.
 
 :func:`predict` dispatches on what it is given, over the engine's two loops
-(:func:`costa.engine.predict` for files, :func:`costa.engine.predict_array` in memory):
+(:func:`costa.inference.engine.predict` for files, :func:`costa.inference.engine.predict_array` in memory):
 
 ==========================  ===============  ======================================
 source                      ``out``          returns
 ==========================  ===============  ======================================
-raster path                 a ``.tif`` path  :class:`~costa.engine.PredictReport` (a COG is written)
+raster path                 a ``.tif`` path  :class:`~costa.inference.engine.PredictReport` (a COG is written)
 raster path                 None             :class:`xarray.DataArray` (CRS, transform, classes)
 :class:`xarray.DataArray`   None             :class:`xarray.DataArray` (same coordinates)
 numpy ``(C, H, W)`` array   None             numpy ``(H, W)`` uint8 class codes
@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
 
-from costa import engine
 from costa.errors import OptionError, SourceError
 from costa.evaluation import Metrics
-from costa.runtime import Model, open_model
-from costa.sources import RasterSource
-from costa.tiling import Box, round_up
-from costa.xr import georef, is_dataarray, labels_dataarray
+from costa.inference import engine
+from costa.inference.options import PredictOptions, settle
+from costa.inference.runtime import Model, open_model
+from costa.io.sources import RasterSource
+from costa.io.xr import georef, is_dataarray, labels_dataarray
+from costa.tiling.tiles import Box, round_up
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -90,16 +91,12 @@ def window_box(
             raise OptionError(
                 f"bounds={bounds!r} must be (xmin, ymin, xmax, ymax) with xmin < xmax, ymin < ymax"
             )
-        inv = ~transform
-        cols, rows = zip(*(inv * (x, y) for x in (xmin, xmax) for y in (ymin, ymax)), strict=True)
-        eps = 1e-6
-        c0, c1 = max(0, math.floor(min(cols) + eps)), min(width, math.ceil(max(cols) - eps))
-        r0, r1 = max(0, math.floor(min(rows) + eps)), min(height, math.ceil(max(rows) - eps))
-        if c1 <= c0 or r1 <= r0:
+        box = Box.from_bounds(bounds, transform, height, width)
+        if box.empty:
             (x0, y0), (x1, y1) = transform * (0, 0), transform * (width, height)
             covers = ", ".join(f"{v:.2f}" for v in (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
             raise OptionError(f"bounds={bounds!r} do not overlap the raster, which covers ({covers})")
-        return Box(r0, c0, r1 - r0, c1 - c0)
+        return box
     return Box(0, 0, height, width)
 
 
@@ -121,7 +118,7 @@ def context_box(box: Box, height: int, width: int, context: int, stride: int) ->
     return Box(r0, c0, r1 - r0, c1 - c0)
 
 
-def _model(model: str | Path | Model, options: engine.PredictOptions) -> Model:
+def _model(model: str | Path | Model, options: PredictOptions) -> Model:
     return model if isinstance(model, Model) else open_model(model, options.provider, options.threads)
 
 
@@ -130,10 +127,10 @@ Reader: TypeAlias = "Callable[[Box], tuple[np.ndarray, np.ndarray | None]]"
 
 
 def _predict_box(
-    read: Reader, height: int, width: int, box: Box, model: Model, options: engine.PredictOptions
+    read: Reader, height: int, width: int, box: Box, model: Model, options: PredictOptions
 ) -> np.ndarray:
     """Read ``box`` plus its context (never past the source), predict, and keep ``box``'s labels."""
-    halo = model.card.halo if options.halo is None else options.halo
+    halo = settle(options, model.card, model.provider).halo
     ctx = context_box(box, height, width, halo, model.card.stride)
     raw, valid = read(ctx)
     labels = engine.predict_array(raw, model, options, valid=valid)
@@ -159,7 +156,7 @@ def predict(
     source: str | Path,
     model: str | Path | Model,
     out: str | Path,
-    options: engine.PredictOptions | None = None,
+    options: PredictOptions | None = None,
     *,
     progress: engine.Progress | None = None,
     warn: Any = None,
@@ -169,7 +166,7 @@ def predict(
     source: np.ndarray,
     model: str | Path | Model,
     out: None = None,
-    options: engine.PredictOptions | None = None,
+    options: PredictOptions | None = None,
     *,
     window: PixelWindow | None = None,
     valid: np.ndarray | None = None,
@@ -179,7 +176,7 @@ def predict(
     source: str | Path | xr.DataArray,
     model: str | Path | Model,
     out: None = None,
-    options: engine.PredictOptions | None = None,
+    options: PredictOptions | None = None,
     *,
     window: PixelWindow | None = None,
     bounds: Bounds | None = None,
@@ -190,7 +187,7 @@ def predict(
     source: Any,
     model: str | Path | Model,
     out: str | Path | None = None,
-    options: engine.PredictOptions | None = None,
+    options: PredictOptions | None = None,
     *,
     window: PixelWindow | None = None,
     bounds: Bounds | None = None,
@@ -203,10 +200,10 @@ def predict(
     Args:
         source: raster path (anything GDAL reads), ``(band, y, x)`` DataArray (e.g. from
             ``rioxarray.open_rasterio``), or ``(C, H, W)`` numpy array, in the model's units.
-        model: ONNX model path, or a :class:`~costa.runtime.Model` from :func:`costa.open_model`
+        model: ONNX model path, or a :class:`~costa.inference.runtime.Model` from :func:`costa.open_model`
             (open it once to reuse the session across calls).
         out: for a raster path: write a class COG there (any size, constant memory) and return
-            its :class:`~costa.engine.PredictReport`. Without it the labels come back in memory.
+            its :class:`~costa.inference.engine.PredictReport`. Without it the labels come back in memory.
         options: tile, halo, batch, provider, bands, confidence... (model card defaults).
         window: ``(rows, cols)`` slices: predict only these pixels (plus halo context).
         bounds: ``(xmin, ymin, xmax, ymax)`` in the source's CRS, instead of ``window``.
@@ -221,7 +218,7 @@ def predict(
 
     Examples:
         >>> import costa
-        >>> terr = costa.synthetic.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
+        >>> terr = costa.demo.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
         >>> model = costa.open_model(costa.demo_model_path())
         >>> da = costa.predict(terr.ortho[2024], model, window=(slice(0, 256), slice(100, 356)))
         >>> da.shape, da.attrs["class_names_fr"][0], da.attrs["crs"].startswith("PROJCS")
@@ -231,11 +228,11 @@ def predict(
         (384, 768)
 
     """
-    if isinstance(out, engine.PredictOptions):
+    if isinstance(out, PredictOptions):
         raise OptionError(
             "the third argument is out (a .tif path); pass options as options=PredictOptions(...)"
         )
-    options = options or engine.PredictOptions()
+    options = options or PredictOptions()
     if isinstance(source, str | os.PathLike):
         if out is not None:
             if window is not None or bounds is not None:
@@ -267,25 +264,19 @@ def predict(
 def _predict_file(
     path: Path,
     model: Model,
-    options: engine.PredictOptions,
+    options: PredictOptions,
     window: PixelWindow | None,
     bounds: Bounds | None,
     warn: Any,
 ) -> xr.DataArray:
     import warnings
 
-    from rasterio.windows import Window
-    from rasterio.windows import transform as window_transform
-
     with RasterSource(
         path, model.card, options.bands, options.force, warn or (lambda s: warnings.warn(s, stacklevel=4))
     ) as src:
         box = window_box(src.height, src.width, window, bounds, src.transform)
         labels = _predict_box(src.read, src.height, src.width, box, model, replace(options, bands=None))
-        crs, transform = (
-            src.crs,
-            window_transform(Window(box.col, box.row, box.width, box.height), src.transform),
-        )
+        crs, transform = src.crs, box.transform(src.transform)
     attrs = {"source": str(path), "model": model.card.name, "model_sha256": model.sha256}
     return labels_dataarray(labels, crs, transform, attrs=attrs)
 
@@ -293,7 +284,7 @@ def _predict_file(
 def _predict_dataarray(
     da: xr.DataArray,
     model: Model,
-    options: engine.PredictOptions,
+    options: PredictOptions,
     window: PixelWindow | None,
     bounds: Bounds | None,
     valid: np.ndarray | None,
@@ -311,10 +302,7 @@ def _predict_dataarray(
     labels = _predict_box(_array_reader(da, valid, nodata), h, w, box, model, options)
     like = da.isel(y=box.slices()[0], x=box.slices()[1]) if {"y", "x"} <= set(da.dims) else None
     if transform is not None:
-        from rasterio.windows import Window
-        from rasterio.windows import transform as window_transform
-
-        transform = window_transform(Window(box.col, box.row, box.width, box.height), transform)
+        transform = box.transform(transform)
     attrs = {"model": model.card.name, "model_sha256": model.sha256}
     return labels_dataarray(labels, crs, transform, attrs=attrs, like=like)
 
@@ -348,7 +336,7 @@ def evaluate(pred: Any, truth: Any) -> Metrics:
 
     Examples:
         >>> import costa
-        >>> terr = costa.synthetic.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
+        >>> terr = costa.demo.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
         >>> da = costa.predict(terr.ortho[2024], costa.demo_model_path())
         >>> m = costa.evaluate(da, terr.truth[2024])
         >>> m.overall_accuracy > 0.9, sorted(m.iou)[:3]

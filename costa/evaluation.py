@@ -75,9 +75,9 @@ def evaluate(pred: str | Path, truth: str | Path, block: int = 2048) -> Metrics:
     Reads both in blocks, so rasters of any size are evaluated in constant memory.
     """
     import rasterio
-    from rasterio.windows import Window
 
     from costa.errors import SourceError
+    from costa.tiling.tiles import Box
 
     with rasterio.open(pred) as p, rasterio.open(truth) as t:
         if p.shape != t.shape or p.transform != t.transform:
@@ -88,6 +88,6 @@ def evaluate(pred: str | Path, truth: str | Path, block: int = 2048) -> Metrics:
         matrix = np.zeros((17, 17), np.int64)
         for r in range(0, p.height, block):
             for c in range(0, p.width, block):
-                w = Window(c, r, min(block, p.width - c), min(block, p.height - r))
+                w = Box(r, c, block, block).clip(p.height, p.width).window()
                 matrix += confusion(p.read(1, window=w), t.read(1, window=w))
     return Metrics.from_matrix(matrix)

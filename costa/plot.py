@@ -120,7 +120,7 @@ def _read_labels(data: Any, max_pixels: int) -> tuple[np.ndarray, tuple[float, f
             b = src.bounds
             return labels, (b.left, b.right, b.bottom, b.top)
     extent = None
-    from costa.xr import georef, is_dataarray
+    from costa.io.xr import georef, is_dataarray
 
     if is_dataarray(data):
         _, t = georef(data)

@@ -11,7 +11,7 @@ import rasterio
 from onnx import TensorProto, helper
 from rasterio.transform import from_origin
 
-from costa.model_card import ModelCard
+from costa.models.card import ModelCard
 
 CARD = ModelCard(
     name="test",
@@ -102,7 +102,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def unet_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real random-weight smp U-Net (resnet18 encoder) exported with costa's exporter."""
     torch = pytest.importorskip("torch")
-    from costa.export import export_onnx, make_unet
+    from costa.models.export import export_onnx, make_unet
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "unet.onnx"

@@ -13,12 +13,12 @@ from affine import Affine
 
 import costa
 from costa.api import context_box, window_box
+from costa.demo.synthetic import make_scene
 from costa.evaluation import evaluate as evaluate_files
+from costa.inference.runtime import Model
+from costa.io.sources import RasterSource
 from costa.nomenclature import CLASSES
-from costa.runtime import Model
-from costa.sources import RasterSource
-from costa.synthetic import make_scene
-from costa.tiling import Box
+from costa.tiling.tiles import Box
 from tests.conftest import write_raster
 
 H, W = 640, 896
@@ -52,7 +52,7 @@ def test_public_api_all_is_sorted_and_resolves() -> None:
                  "predict", "predict_array", "CostaError", "SourceReadError"):  # fmt: skip
         assert name in costa.__all__
     assert callable(costa.zan.compute) and callable(costa.zan.query)
-    assert callable(costa.synthetic.make_territory) and callable(costa.plot.landcover)
+    assert callable(costa.demo.make_territory) and callable(costa.plot.landcover)
 
 
 def test_numpy_in_numpy_out_equals_predict_array(scene_file: Path, model: Model, full: np.ndarray) -> None:

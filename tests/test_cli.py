@@ -12,7 +12,7 @@ import pytest
 import rasterio
 
 from costa.errors import OutputError
-from costa.writer import check_writable
+from costa.io.writer import check_writable
 from tests.conftest import structured_image, tiny_onnx, write_raster
 
 
@@ -123,7 +123,7 @@ def test_gsd_warns_then_force_accepts(bad_inputs: dict[str, Path], tmp_path: Pat
 
 
 def test_cuda_request_on_a_cpu_machine(bad_inputs: dict[str, Path], tmp_path: Path) -> None:
-    from costa.runtime import gpu_libraries_loadable
+    from costa.inference.runtime import gpu_libraries_loadable
 
     if gpu_libraries_loadable("cuda"):
         pytest.skip("an NVIDIA driver is present: CUDA may legitimately run here")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from rio_cogeo.cogeo import cog_validate
 
-from costa.demo import run_demo
-from costa.runtime import open_model
-from costa.zoo import demo_model_path
+from costa.demo.run import run_demo
+from costa.inference.runtime import open_model
+from costa.models.zoo import demo_model_path
 from tests.test_cli import costa
 
 

@@ -22,7 +22,7 @@ PUBLIC_FUNCTIONS = [
     costa.job_status,
     costa.zan.compute,
     costa.zan.query,
-    costa.synthetic.make_territory,
+    costa.demo.make_territory,
     costa.plot.landcover,
     costa.plot.confusion,
     costa.plot.zan,
@@ -44,6 +44,6 @@ def test_every_public_class_and_error_is_in_the_reference() -> None:
 
 
 def test_predict_array_docstring_example() -> None:
-    """costa.engine.predict_array's example (skipped there: it needs the demo model), run here."""
+    """costa.inference.engine.predict_array's example (skipped there: it needs the demo model), run here."""
     model = costa.open_model(costa.demo_model_path())
     assert costa.predict_array(np.zeros((4, 300, 300), np.uint8), model).shape == (300, 300)

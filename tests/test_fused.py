@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from costa.engine import PredictOptions, predict_array
-from costa.runtime import Model, open_model
-from costa.synthetic import make_scene
-from costa.zoo import demo_model_path
+from costa.demo.synthetic import make_scene
+from costa.inference import PredictOptions, predict_array
+from costa.inference.runtime import Model, open_model
+from costa.models.zoo import demo_model_path
 from tests.conftest import structured_image
 
 
@@ -73,7 +73,7 @@ def test_reference_switch(tiny_model: Path, fused: bool) -> None:
 def test_inference_path_never_imports_torch() -> None:
     code = (
         "import sys, numpy as np, costa\n"
-        "from costa.zoo import demo_model_path\n"
+        "from costa.models.zoo import demo_model_path\n"
         "m = costa.open_model(demo_model_path())\n"
         "assert m.can_classify(np.dtype(np.uint8))\n"
         "costa.predict_array(np.full((4, 64, 64), 90, np.uint8), m)\n"

@@ -12,13 +12,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from costa.engine import PredictOptions, predict_array
+from costa.demo.synthetic import make_scene
+from costa.demo.territory import make_territory
+from costa.inference import PredictOptions, predict_array
+from costa.inference.runtime import gpu_libraries_loadable, open_model
 from costa.jobs import Job, run_job
-from costa.quantize import convert_fp16
-from costa.runtime import gpu_libraries_loadable, open_model
-from costa.synthetic import make_scene
-from costa.territory import make_territory
-from costa.zoo import demo_model_path
+from costa.models.quantize import convert_fp16
+from costa.models.zoo import demo_model_path
 
 pytestmark = [
     pytest.mark.gpu,
@@ -55,7 +55,7 @@ def test_job_on_the_gpu_reports_provider_and_energy(tmp_path: Path) -> None:
         tmp_path / "out",
         options=PredictOptions(provider="cuda"),
     )
-    data = run_job(job).data
+    data = run_job(job).as_dict()
     assert data["provider"] == "cuda" and data["chunks"]["done"] == 4
     energy = data["energy"]
     assert energy["joules"] > 0 and "nvml" in energy["measured_by"], energy  # Volta and newer count energy

@@ -17,11 +17,11 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from costa.engine import PredictOptions, predict
+from costa.demo.territory import Territory, make_territory
+from costa.inference import PredictOptions, predict
 from costa.jobs import Job, run_job
+from costa.models.zoo import demo_model_path
 from costa.nomenclature import by_code
-from costa.territory import Territory, make_territory
-from costa.zoo import demo_model_path
 from tests.test_cli import assert_clean_error, costa
 
 DALLE = 640
@@ -97,7 +97,7 @@ def test_rgb_and_irc_dalles_on_a_local_cluster_match_one_whole_prediction(
     )
     messages: list[str] = []
     report = run_job(job, echo=messages.append)
-    assert report.data["chunks"] == {
+    assert report.as_dict()["chunks"] == {
         "total": 9,
         "done": 9,
         "computed": 9,
@@ -106,11 +106,11 @@ def test_rgb_and_irc_dalles_on_a_local_cluster_match_one_whole_prediction(
         "retried": 0,
         "degraded": 0,
     }
-    assert report.data["workers"] == 2 and report.data["scheduler"] == "local-cluster"
+    assert report.as_dict()["workers"] == 2 and report.as_dict()["scheduler"] == "local-cluster"
     assert any("dashboard http://127.0.0.1:" in m for m in messages)
-    assert len(report.data["peak_rss_mb_per_worker"]) == 2
-    assert report.data["energy"]["joules"] is None and "no energy counter" in report.data["energy"]["reason"]
-    assert report.data["km2"] == pytest.approx(9 * (DALLE * 0.2) ** 2 / 1e6)
+    assert len(report.as_dict()["peak_rss_mb_per_worker"]) == 2
+    assert report.as_dict()["energy"]["joules"] is None and "no energy counter" in report.as_dict()["energy"]["reason"]
+    assert report.as_dict()["km2"] == pytest.approx(9 * (DALLE * 0.2) ** 2 / 1e6)
     got = mosaic(tmp_path / "out")
     assert np.array_equal(got, job_ref)  # two products on two workers = one product in process
     overall, border = border_agreement(got, whole)
@@ -135,7 +135,7 @@ def test_a_large_raster_is_cut_along_the_national_grid(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").glob("0*.tif")) == ["0380-6280.tif", "0381-6280.tif"]
     with rasterio.open(tmp_path / "out" / "0380-6280.tif") as ds:
         assert ds.width == 500 and ds.transform.c == 380900.0
-    assert report.data["chunks"]["done"] == 2
+    assert report.as_dict()["chunks"]["done"] == 2
 
 
 def run_cli_job(src: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
@@ -223,7 +223,7 @@ def test_corrupt_output_is_recomputed_on_rerun(terr: Territory, tmp_path: Path) 
     report = run_job(
         Job({"main": str(dalles(terr))}, demo_model_path(), out, options=OPTIONS), warn=warnings.append
     )
-    assert report.data["chunks"]["computed"] == 1 and report.data["chunks"]["skipped"] == 8
+    assert report.as_dict()["chunks"]["computed"] == 1 and report.as_dict()["chunks"]["skipped"] == 8
     assert any(victim.name in w and "checksum" in w for w in warnings)
     with rasterio.open(victim) as ds:
         assert ds.read(1).min() >= 1

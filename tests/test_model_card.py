@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from costa.errors import ModelMetadataError
-from costa.model_card import ModelCard
+from costa.models.card import ModelCard
 from tests.conftest import CARD
 
 

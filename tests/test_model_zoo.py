@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from costa.engine import PredictOptions, predict_array
+from costa.demo.synthetic import make_scene
 from costa.evaluation import Metrics
-from costa.flair import FLAIR1_TO_COSTA, import_flair
-from costa.quantize import quantize_int8
-from costa.runtime import open_model
-from costa.synthetic import make_scene
-from costa.zoo import demo_model_path
+from costa.inference import PredictOptions, predict_array
+from costa.inference.runtime import open_model
+from costa.models.flair import FLAIR1_TO_COSTA, import_flair
+from costa.models.quantize import quantize_int8
+from costa.models.zoo import demo_model_path
 from tests.conftest import structured_image
 from tests.test_cli import costa
 
@@ -23,7 +23,7 @@ torch = pytest.importorskip("torch")
 @pytest.mark.slow
 def test_flair_import_round_trip(tmp_path: Path) -> None:
     """A FLAIR-1-layout checkpoint made here: ONNX predictions = mapped argmax of torch."""
-    from costa.export import make_unet
+    from costa.models.export import make_unet
 
     torch.manual_seed(1)
     net = make_unet("resnet18", in_channels=5, classes=19)
@@ -71,7 +71,7 @@ def test_int8_keeps_accuracy(tmp_path: Path) -> None:
 
 
 def test_fp16_copy_agrees_with_fp32(tmp_path: Path) -> None:
-    from costa.quantize import convert_fp16
+    from costa.models.quantize import convert_fp16
 
     half = open_model(convert_fp16(demo_model_path(), tmp_path / "demo16.onnx"))
     assert half.card.extra["precision"] == "fp16"

@@ -22,7 +22,7 @@ from costa.zan.compute import compute
 
 @pytest.fixture(scope="module")
 def territory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    return costa.synthetic.make_territory(tmp_path_factory.mktemp("plot"), dalles=(1, 2), dalle_px=320)
+    return costa.demo.make_territory(tmp_path_factory.mktemp("plot"), dalles=(1, 2), dalle_px=320)
 
 
 def _rgba_at(ax: plt.Axes, row: int, col: int) -> tuple[float, ...]:

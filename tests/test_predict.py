@@ -11,11 +11,11 @@ from rasterio.enums import ColorInterp
 from rio_cogeo.cogeo import cog_validate
 
 import costa
-from costa.engine import PredictOptions, predict, predict_array
-from costa.runtime import open_model
-from costa.synthetic import make_scene
-from costa.tiling import plan_tiles, round_up
-from costa.zoo import demo_model_path
+from costa.demo.synthetic import make_scene
+from costa.inference import PredictOptions, predict, predict_array
+from costa.inference.runtime import open_model
+from costa.models.zoo import demo_model_path
+from costa.tiling.tiles import plan_tiles, round_up
 from tests.conftest import structured_image, write_raster
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from costa.demo.synthetic import make_scene
+from costa.demo.territory import make_territory
 from costa.evaluation import Metrics, evaluate
-from costa.synthetic import make_scene
-from costa.territory import make_territory
 
 
 def test_scene_is_deterministic_and_has_all_classes() -> None:
@@ -65,7 +65,7 @@ def test_scene_is_identical_across_processes() -> None:
     import sys
 
     code = (
-        "import hashlib; from costa.synthetic import make_scene; s = make_scene(8, 600, 600, vintage=1); "
+        "import hashlib; from costa.demo import make_scene; s = make_scene(8, 600, 600, vintage=1); "
         "print(hashlib.sha256(s.image.tobytes() + s.truth.tobytes()).hexdigest())"
     )
     digests = {

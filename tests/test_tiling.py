@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from costa.errors import OptionError
-from costa.grid import plan_box_chunks, plan_chunks
-from costa.tiling import Box, axis_spans, check_geometry, plan_tiles, round_up, segment_spans
+from costa.tiling.chunks import plan_box_chunks, plan_chunks
+from costa.tiling.tiles import Box, axis_spans, check_geometry, plan_tiles, round_up, segment_spans
 
 geometry = st.tuples(st.integers(1, 12), st.integers(0, 4)).filter(lambda th: th[0] > 2 * th[1])
 

@@ -25,7 +25,7 @@ def demo(
     quiet: QuietOpt = False,
 ) -> None:
     """Run the whole chain on the embedded synthetic territory (two vintages)."""
-    from costa.demo import run_demo
+    from costa.demo.run import run_demo
     from costa.nomenclature import by_code
 
     with _progress(not quiet and err.is_terminal) as bar:
@@ -71,6 +71,6 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Serve a report folder and a read-only JSON API (/communes, /communes/INSEE, /parcels/ID)."""
-    from costa.serve import serve as run
+    from costa.report.serve import serve as run
 
     run(folder, host=host, port=port, announce=lambda url: err.print(f"costa serve: {url} (Ctrl-C to stop)"))

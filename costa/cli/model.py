@@ -10,7 +10,7 @@ import typer
 from costa.errors import OptionError
 
 if TYPE_CHECKING:
-    from costa.export import ExportReport
+    from costa.models.export import ExportReport
 
 from costa.cli._common import (
     ProviderOpt,
@@ -30,8 +30,8 @@ def model_inspect(
     """Show what a model expects and produces (from its metadata)."""
     import onnxruntime as ort
 
+    from costa.inference.runtime import open_model
     from costa.nomenclature import NODATA, by_code
-    from costa.runtime import open_model
 
     m = open_model(path, provider)  # type: ignore[arg-type]
     c = m.card
@@ -74,9 +74,9 @@ def model_export(
     precision: Annotated[str, typer.Option(help="fp32, fp16 (GPU) or int8 (CPU).")] = "fp32",
 ) -> None:
     """Export a segmentation-models-pytorch U-Net (16 costa classes) to ONNX with metadata."""
-    from costa.export import export_onnx, make_unet
-    from costa.flair import load_state_dict
-    from costa.model_card import ModelCard
+    from costa.models.card import ModelCard
+    from costa.models.export import export_onnx, make_unet
+    from costa.models.flair import load_state_dict
 
     card = ModelCard(
         name=name,
@@ -107,7 +107,7 @@ def model_import_flair(
 ) -> None:
     """Import a FLAIR-1 checkpoint (5 bands, 19 classes mapped to costa's 16) as ONNX."""
     from costa.errors import ModelError
-    from costa.flair import import_flair
+    from costa.models.flair import import_flair
 
     if not checkpoint.is_file():
         raise ModelError(f"checkpoint not found: {checkpoint}")
@@ -127,9 +127,9 @@ def model_quantize(
 
 def _reduce(src: Path, dst: Path, precision: str, scenes: int = 8) -> None:
     """Write an int8 or fp16 copy of ``src`` to ``dst``."""
-    from costa.quantize import convert_fp16, quantize_int8
-    from costa.runtime import open_model
-    from costa.synthetic import make_scene
+    from costa.demo.synthetic import make_scene
+    from costa.inference.runtime import open_model
+    from costa.models.quantize import convert_fp16, quantize_int8
 
     if precision == "fp16":
         convert_fp16(src, dst)

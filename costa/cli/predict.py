@@ -93,7 +93,7 @@ def predict(
     and --out FOLDER run a resumable job: one COG per dalle, landcover.vrt, manifest and
     run.json; rerun the same command to resume.
     """
-    from costa.engine import PredictOptions
+    from costa.inference.options import PredictOptions
 
     opts = PredictOptions(
         tile=tile,
@@ -127,7 +127,7 @@ def predict(
             f"--out {out_path} is one file, but several sources, --product, --workers or --scheduler make "
             "a job that writes one COG per dalle: give --out a folder (e.g. --out out/landcover/)"
         )
-    from costa.engine import predict as run
+    from costa.inference.engine import predict as run
 
     opts = dataclasses.replace(opts, bands=parse_bands(bands))
     show = not quiet and err.is_terminal
@@ -164,7 +164,7 @@ def _run_job(job: Job, quiet: bool) -> None:
     if not quiet:
         err.print(f"{job.out}/landcover.vrt: {report.summary()}", highlight=False, soft_wrap=True)
     if report.failed:
-        for f in report.data["failures"]:
+        for f in report.failures:
             err.print(f"[bold red]failed:[/] {f['chunk']}: {f['error']}", highlight=False, soft_wrap=True)
         err.print(f"{report.failed} chunk(s) failed; fix them and rerun the same command to finish the job")
         raise typer.Exit(1)

@@ -17,6 +17,7 @@ import numpy as np
 
 from costa.errors import SourceError
 from costa.nomenclature import colormap
+from costa.tiling.tiles import Box
 
 __all__ = ["Overlay", "downsampled_shape", "palette_png", "read_overlay"]
 
@@ -70,17 +71,13 @@ def read_overlay(path: Any, bounds: tuple[float, float, float, float], max_px: i
     """
     import rasterio
     from rasterio.enums import Resampling
-    from rasterio.windows import Window, from_bounds
 
     with rasterio.open(path) as src:
-        f = from_bounds(*bounds, transform=src.transform)
-        c0, r0 = max(0, math.floor(f.col_off)), max(0, math.floor(f.row_off))
-        c1 = min(src.width, math.ceil(f.col_off + f.width))
-        r1 = min(src.height, math.ceil(f.row_off + f.height))
-        if c1 <= c0 or r1 <= r0:
+        box = Box.from_bounds(bounds, src.transform, src.height, src.width)
+        if box.empty:
             raise SourceError(f"{path} does not cover the box {bounds}; is it the raster of this GeoPackage?")
-        win = Window(c0, r0, c1 - c0, r1 - r0)
-        h, w = downsampled_shape(int(win.height), int(win.width), max_px)
+        win = box.window()
+        h, w = downsampled_shape(box.height, box.width, max_px)
         labels = src.read(1, window=win, out_shape=(h, w), resampling=Resampling.nearest)
         box = src.window_bounds(win)
     return Overlay(palette_png(labels), (box[0], box[1], box[2], box[3]), w, h)

@@ -19,6 +19,7 @@ from typing import Any
 
 from costa.__about__ import __version__
 from costa.errors import OutputError
+from costa.io.atomic import write_atomic
 from costa.nomenclature import CLASSES
 from costa.report.build import STATUS_COLORS, CommunePage, build_pages, fr_number
 from costa.report.chart import class_chart
@@ -106,15 +107,6 @@ def render_index(pages: list[CommunePage], gpkg: str, env: Any | None = None) ->
     )
 
 
-def _write(path: Path, data: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def build_report(
     gpkg: str | Path,
     landcover: str | Path,
@@ -145,15 +137,15 @@ def build_report(
     parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles", read_geometry=False)
     parcelles["commune"] = parcelles["commune"].astype(str)
     for page in pages:
-        _write(out / f"{page.stem}.html", render_commune(page, env))
+        write_atomic(out / f"{page.stem}.html", render_commune(page, env))
         mine = parcelles[parcelles["commune"] == page.insee]
-        _write(out / f"{page.stem}-parcelles.csv", mine.to_csv(index=False))
+        write_atomic(out / f"{page.stem}-parcelles.csv", mine.to_csv(index=False))
     import pandas as pd
 
-    _write(out / "communes.csv", pd.DataFrame([p.row for p in pages]).to_csv(index=False))
+    write_atomic(out / "communes.csv", pd.DataFrame([p.row for p in pages]).to_csv(index=False))
     api = [{**p.row, "page": f"{p.stem}.html", "csv": f"{p.stem}-parcelles.csv"} for p in pages]
-    _write(out / "communes.json", json.dumps(api, ensure_ascii=False, indent=1))
-    _write(out / "LICENSE-leaflet.txt", (_STATIC / "LICENSE").read_bytes())
+    write_atomic(out / "communes.json", json.dumps(api, ensure_ascii=False, indent=1))
+    write_atomic(out / "LICENSE-leaflet.txt", (_STATIC / "LICENSE").read_bytes())
     index = out / "index.html"
-    _write(index, render_index(pages, Path(gpkg).name, env))
+    write_atomic(index, render_index(pages, Path(gpkg).name, env))
     return index

@@ -123,7 +123,7 @@ def compute(
 
     Examples:
         >>> import costa
-        >>> terr = costa.synthetic.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
+        >>> terr = costa.demo.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
         >>> r = compute(terr.truth[2024], terr.parcels, terr.communes, landcover_before=terr.truth[2021])
         >>> r.communes[["insee_com", "nom", "annee_old", "annee_new"]].values.tolist()
         [['99101', 'Saint-Costa-les-Vignes', 2021, 2024], ['99102', 'Costa-sur-Orge', 2021, 2024]]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from costa.errors import CostaError, OutputError, SourceReadError
-from costa.writer import check_writable
+from costa.io.atomic import atomic_path
+from costa.io.writer import check_writable
 from costa.zan.compute import ZanResult
 
 __all__ = ["query", "write"]
@@ -20,13 +20,9 @@ def write(result: ZanResult, out: str | Path) -> list[Path]:
     out = check_writable(out)
     if out.suffix.lower() != ".gpkg":
         raise OutputError(f"--out {out}: give a GeoPackage path ending in .gpkg")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.gpkg")
-    try:
+    with atomic_path(out, ".gpkg") as tmp:
         pyogrio.write_dataframe(result.parcelles, tmp, layer="parcelles", driver="GPKG")
         pyogrio.write_dataframe(result.communes, tmp, layer="communes", driver="GPKG", append=True)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     written = [out]
     for name, df in (("parcelles", result.parcelles.drop(columns="geometry")), ("communes", result.communes)):
         for ext in ("csv", "parquet"):
@@ -41,7 +37,7 @@ def query(gpkg: str | Path, commune: str) -> Any:
 
     Examples:
         >>> import costa
-        >>> terr = costa.synthetic.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
+        >>> terr = costa.demo.make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
         >>> result = costa.zan.compute(terr.truth[2024], terr.parcels, terr.communes)
         >>> written = write(result, tmp / "zan.gpkg")
         >>> query(tmp / "zan.gpkg", "costa-sur-orge")[["insee_com", "nom"]].values.tolist()

@@ -1,6 +1,6 @@
 """Train costa's bundled demo model on synthetic scenes and export it to ONNX.
 
-    python models/demo/train.py --out models/demo/costa-demo.onnx
+    python models/demo/train.py --out costa/models/demo/costa-demo.onnx
 
 Training scenes use seeds 1000.. (both vintages); accuracy is measured on held-out
 scenes with seeds 9000.., never seen in training. Needs the ``train`` extra; a GPU makes
@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from costa.evaluation import Metrics
-from costa.export import export_onnx, make_unet
-from costa.model_card import ModelCard
-from costa.synthetic import make_scene
+from costa.models.export import export_onnx, make_unet
+from costa.models.card import ModelCard
+from costa.demo.synthetic import make_scene
 
 ARCH = {"encoder": "mobilenet_v2", "encoder_depth": 4, "decoder_channels": (64, 32, 16, 16)}
 STRIDE = 16
@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--test-scenes", type=int, default=4)
-    ap.add_argument("--out", type=Path, default=Path("models/demo/costa-demo.onnx"))
+    ap.add_argument("--out", type=Path, default=Path("costa/models/demo/costa-demo.onnx"))
     args = ap.parse_args()
     torch.manual_seed(0)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
@@ -81,7 +81,7 @@ def main() -> None:
         halo=128,
         stride=STRIDE,
         license="EUPL-1.2",
-        source="costa models/demo/train.py on costa.synthetic scenes (seeds 1000+)",
+        source="costa models/demo/train.py on costa.demo.synthetic scenes (seeds 1000+)",
     )
     X = torch.from_numpy(imgs).to(dev)
     Y = torch.from_numpy(np.stack([t for _, t in train]).astype(np.int64) - 1).to(dev)

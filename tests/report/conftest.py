@@ -14,7 +14,7 @@ from typing import Any
 import pyogrio
 import pytest
 
-from costa.demo import run_demo
+from costa.demo.run import run_demo
 
 
 @pytest.fixture(scope="session")

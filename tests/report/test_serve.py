@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from costa.errors import SourceReadError
-from costa.serve import create_app, safe_name
+from costa.report.serve import create_app, safe_name
 from tests.test_cli import assert_clean_error, costa
 
 

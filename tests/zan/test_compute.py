@@ -12,7 +12,7 @@ import rasterio
 from rasterio.features import rasterize
 from rasterio.warp import transform_geom
 
-from costa.territory import make_territory
+from costa.demo.territory import make_territory
 from costa.zan.compute import compute
 from costa.zan.io import write
 from tests.test_cli import assert_clean_error, costa

@@ -14,16 +14,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import rasterio.windows
-
-from costa.energy import gpu_count
-from costa.engine import PredictOptions, batch_size, run_chunks
-from costa.grid import Chunk
-from costa.manifest import sha256_file
-from costa.mosaic import BandRecipe, Mosaic, MosaicSource
-from costa.runtime import Model, open_model
-from costa.tiling import Box
-from costa.writer import write_cog
+from costa.inference.engine import run_chunks
+from costa.inference.options import PredictOptions, settle
+from costa.inference.runtime import Model, open_model
+from costa.io.mosaic import BandRecipe, Mosaic, MosaicSource
+from costa.io.writer import write_cog
+from costa.jobs.energy import gpu_count
+from costa.jobs.manifest import sha256_file
+from costa.tiling.chunks import Chunk
+from costa.tiling.tiles import Box
 
 __all__ = ["ChunkResult", "ChunkTask", "run_chunk"]
 
@@ -91,9 +90,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     with write_cog(
         task.out,
         crs=source.crs,
-        transform=rasterio.windows.transform(
-            rasterio.windows.Window(core.col, core.row, core.width, core.height), source.transform
-        ),
+        transform=core.transform(source.transform),
         width=core.width,
         height=core.height,
         confidence=task.options.confidence,
@@ -106,7 +103,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             lambda box, labels, conf: write(
                 Box(box.row - core.row, box.col - core.col, box.height, box.width), labels, conf
             ),
-            batch=batch_size(task.options, model),
+            batch=settle(task.options, model.card, model.provider).batch,
             confidence=task.options.confidence,
             read=lambda c: source.read(c.read, own=c.core),
         )

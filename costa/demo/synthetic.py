@@ -11,7 +11,7 @@ gardens); greenhouses and snow are both bright (greenhouses have ribs).
 
 Same seed → byte-identical outputs. The second vintage keeps the parcels and repaints
 a few of them (new houses on fields, a new road, a renatured lot) with a new acquisition.
-:func:`make_territory` writes a whole territory to disk (dalles, VRT mosaics, truth,
+:func:`costa.demo.make_territory` writes a whole territory to disk (dalles, VRT mosaics, truth,
 parcels, communes) for the demo, the notebooks and the tests.
 
 >>> s = make_scene(seed=3, height=600, width=600)
@@ -23,15 +23,10 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from costa.territory import Territory
-
-__all__ = ["Parcel", "Scene", "make_scene", "make_territory"]
+__all__ = ["Parcel", "Scene", "make_scene"]
 
 # zone → uses its parcels may take (first ones are forced so that every class appears)
 _ZONES: dict[str, tuple[str, ...]] = {
@@ -380,41 +375,3 @@ def make_scene(seed: int, height: int = 1024, width: int = 1024, vintage: int = 
         _paint_parcel(pt, p, seed)
     image = _render(pt, np.random.default_rng([seed, 5, vintage]))
     return Scene(image=image, truth=pt.truth, parcels=parcels, roads=roads)
-
-
-def make_territory(
-    root: str | Path,
-    seed: int = 0,
-    dalles: tuple[int, int] = (2, 2),
-    dalle_px: int = 1000,
-    years: tuple[int, int] = (2021, 2024),
-    origin: tuple[float, float] = (840000.0, 6521000.0),
-) -> Territory:
-    """Write (or reuse) a synthetic territory under ``root``: two communes, two vintages.
-
-    Each vintage is ``dalles`` = (rows, cols) GeoTIFF dalles of ``dalle_px`` pixels at 20 cm in
-    Lambert-93, joined by a VRT mosaic, with its truth COG; parcels (Etalab-cadastre-like
-    GeoJSON) and communes (ADMIN EXPRESS-like) come with them. Same arguments, same bytes;
-    a second call with the same arguments reuses the files.
-
-    Args:
-        root: output folder (created).
-        seed: scene seed.
-        dalles: dalle rows and columns.
-        dalle_px: side of one dalle in pixels.
-        years: the two vintages.
-        origin: top-left corner (x, y) in Lambert-93 metres.
-
-    Returns:
-        The :class:`~costa.territory.Territory` paths: ``ortho[year]``, ``truth[year]``,
-        ``parcels``, ``communes``.
-
-    Examples:
-        >>> terr = make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
-        >>> terr.size_px, terr.ortho[2024].name, terr.communes.name
-        ((384, 768), 'ortho_2024.vrt', 'communes.geojson')
-
-    """
-    from costa.territory import make_territory as write_territory
-
-    return write_territory(root, seed, dalles, dalle_px, years, origin)

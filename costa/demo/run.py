@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from costa.__about__ import __version__
-from costa.engine import PredictOptions, Progress, predict
+from costa.demo.territory import make_territory
 from costa.evaluation import evaluate
-from costa.runtime import open_model
-from costa.territory import make_territory
-from costa.zoo import demo_model_path
+from costa.inference.engine import Progress, predict
+from costa.inference.options import PredictOptions
+from costa.inference.runtime import open_model
+from costa.models.zoo import demo_model_path
 
 __all__ = ["run_demo"]
 

@@ -20,55 +20,18 @@ import numpy as np
 
 from costa.__about__ import __version__
 from costa.errors import OptionError
-from costa.grid import Chunk, plan_chunks
-from costa.runtime import Model, ProviderName, open_model
-from costa.sources import ArraySource, RasterSource, Source
-from costa.tiling import Box, Tile
-from costa.writer import check_writable, write_cog
+from costa.inference.options import PredictOptions, resolve
+from costa.inference.runtime import Model
+from costa.io.sources import ArraySource, RasterSource, Source
+from costa.io.writer import check_writable, write_cog
+from costa.tiling.chunks import Chunk, plan_chunks
+from costa.tiling.tiles import Box, Tile
 
-__all__ = [
-    "PredictOptions",
-    "PredictReport",
-    "batch_size",
-    "predict",
-    "predict_array",
-    "provenance",
-    "resolve",
-    "run_chunks",
-]
+__all__ = ["PredictReport", "predict", "predict_array", "provenance", "run_chunks"]
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(tiles_done, tiles_total)``."""
 Sink = Callable[[Box, np.ndarray, "np.ndarray | None"], None]
-
-
-@dataclass(frozen=True)
-class PredictOptions:
-    """How to run a prediction; ``None`` means the model card's default.
-
-    Attributes:
-        tile: model input size in pixels (multiple of the model stride).
-        halo: context pixels around each tile's written core (multiple of the stride).
-        batch: tiles per ONNX Runtime call (default: 1 on CPU, where larger batches measured
-            slower, 8 on GPU providers).
-        chunk: approximate side, in pixels, of the block read and written at once.
-        provider: ``auto`` (TensorRT → CUDA → CPU), ``cpu``, ``cuda`` or ``tensorrt``.
-        threads: CPU threads for ONNX Runtime (default: all cores).
-        confidence: also output the max class probability (0–100 %).
-        bands: 1-based source bands feeding the model inputs, in model order.
-        force: accept a GSD more than 50 % away from the model's.
-
-    """
-
-    tile: int | None = None
-    halo: int | None = None
-    batch: int | None = None
-    chunk: int = 2048
-    provider: ProviderName = "auto"
-    threads: int | None = None
-    confidence: bool = False
-    bands: tuple[int, ...] | None = None
-    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,26 +60,13 @@ class PredictReport:
         return self.model_pixels / max(self.width * self.height, 1)
 
 
-def resolve(model: str | Path | Model, options: PredictOptions) -> tuple[Model, int, int]:
-    """Open the model (unless already open) and settle tile and halo from the card."""
-    m = model if isinstance(model, Model) else open_model(model, options.provider, options.threads)
-    tile = options.tile or m.card.tile_size
-    halo = m.card.halo if options.halo is None else options.halo
-    return m, tile, halo
-
-
-def batch_size(options: PredictOptions, model: Model) -> int:
-    """Tiles per ONNX Runtime call: the option, else 1 on CPU (measured fastest) and 8 on GPUs."""
-    return options.batch if options.batch is not None else (1 if model.provider == "cpu" else 8)
-
-
 def run_chunks(
     source: Source,
     model: Model,
     chunks: Sequence[Chunk],
     sink: Sink,
     *,
-    batch: int = 4,
+    batch: int,
     confidence: bool = False,
     progress: Progress | None = None,
     read: Callable[[Chunk], tuple[np.ndarray, np.ndarray]] | None = None,
@@ -127,8 +77,6 @@ def run_chunks(
     ``read`` fetches a chunk's pixels (default: ``source.read(chunk.read)``); a mosaic
     passes one that knows which dalles are the chunk's own.
     """
-    if batch < 1:
-        raise OptionError(f"--batch {batch} must be at least 1")
     total = sum(len(c.tiles) for c in chunks)
     done = model_px = skipped = 0
     for chunk, (raw, valid) in _prefetch(chunks, read or (lambda c: source.read(c.read))):
@@ -247,20 +195,20 @@ def predict(
         warn: called with soft warnings (default: :func:`warnings.warn`).
 
     Example:
-        >>> report = predict("ortho.tif", "models/demo/costa-demo.onnx", "landcover.tif")  # doctest: +SKIP
+        >>> report = predict("ortho.tif", demo_model_path(), "landcover.tif")  # doctest: +SKIP
         >>> report.provider, round(report.mpx_per_s, 1)  # doctest: +SKIP
         ('cpu', 3.2)
 
     """
     options = options or PredictOptions()
     out = check_writable(out)
-    m, tile, halo = resolve(model, options)
+    m, r = resolve(model, options)
     t0 = time.perf_counter()
     with RasterSource(
         src, m.card, options.bands, options.force, warn or (lambda s: warnings.warn(s, stacklevel=3))
     ) as source:
-        chunks = plan_chunks(source.height, source.width, tile, halo, m.card.stride, options.chunk)
-        tags = provenance(m, [Path(src)], ",".join(map(str, source.bands)), tile, halo)
+        chunks = plan_chunks(source.height, source.width, r.tile, r.halo, m.card.stride, options.chunk)
+        tags = provenance(m, [Path(src)], ",".join(map(str, source.bands)), r.tile, r.halo)
         with write_cog(
             out,
             crs=source.crs,
@@ -275,22 +223,22 @@ def predict(
                 m,
                 chunks,
                 sink,
-                batch=batch_size(options, m),
+                batch=r.batch,
                 confidence=options.confidence,
                 progress=progress,
             )
     n_tiles = sum(len(c.tiles) for c in chunks)
     return PredictReport(
-        out,
-        m.provider,
-        source.width,
-        source.height,
-        tile,
-        halo,
-        n_tiles,
-        skipped,
-        model_px,
-        time.perf_counter() - t0,
+        out=out,
+        provider=m.provider,
+        width=source.width,
+        height=source.height,
+        tile=r.tile,
+        halo=r.halo,
+        tiles=n_tiles,
+        tiles_skipped=skipped,
+        model_pixels=model_px,
+        seconds=time.perf_counter() - t0,
     )
 
 
@@ -322,7 +270,7 @@ def predict_array(
 
     """
     options = options or PredictOptions()
-    m, tile, halo = resolve(model, options)
+    m, r = resolve(model, options)
     arr = np.asarray(array)
     if arr.ndim != 3:
         raise OptionError(f"expected a (bands, height, width) array, got shape {arr.shape}")
@@ -334,7 +282,7 @@ def predict_array(
             f"{m.card.n_bands} ({','.join(m.card.bands)})"
         )
     source = ArraySource(arr, valid)
-    chunks = plan_chunks(source.height, source.width, tile, halo, m.card.stride, options.chunk)
+    chunks = plan_chunks(source.height, source.width, r.tile, r.halo, m.card.stride, options.chunk)
     out = np.zeros((2 if options.confidence else 1, source.height, source.width), np.uint8)
 
     def sink(box: Box, labels: np.ndarray, conf: np.ndarray | None) -> None:
@@ -342,5 +290,5 @@ def predict_array(
         if conf is not None:
             out[(1, *box.slices())] = conf
 
-    run_chunks(source, m, chunks, sink, batch=batch_size(options, m), confidence=options.confidence)
+    run_chunks(source, m, chunks, sink, batch=r.batch, confidence=options.confidence)
     return out if options.confidence else out[0]

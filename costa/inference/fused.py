@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from costa.model_card import ModelCard
+from costa.models.card import ModelCard
 
 if TYPE_CHECKING:
     from onnx import NodeProto

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from costa.model_card import ModelCard
+from costa.models.card import ModelCard
 
 __all__ = ["convert_fp16", "quantize_int8"]
 

@@ -23,11 +23,11 @@ from xml.sax.saxutils import escape
 import numpy as np
 import rasterio
 from rasterio.errors import RasterioError
-from rasterio.windows import Window
 
-from costa.errors import OutputError
+from costa.errors import OutputError, first_line
+from costa.io.atomic import atomic_path, temp_name
 from costa.nomenclature import CLASSES, NODATA, colormap
-from costa.tiling import Box
+from costa.tiling.tiles import Box
 
 __all__ = ["check_writable", "class_tags", "write_cog", "write_vrt"]
 
@@ -70,8 +70,7 @@ def write_cog(
     Yields a function ``write(box, labels, conf=None)`` taking uint8 arrays for ``box``.
     """
     out = check_writable(out)
-    stem = out.parent / f".{out.name}.{os.getpid()}"
-    tmp, tmp_cog = stem.with_suffix(".blocks.tif"), stem.with_suffix(".cog.tif")
+    tmp = temp_name(out, ".blocks.tif")
     profile = dict(
         driver="GTiff",
         width=width,
@@ -92,7 +91,7 @@ def write_cog(
         with rasterio.open(tmp, "w", **profile) as dst:
 
             def write(box: Box, labels: np.ndarray, conf: np.ndarray | None = None) -> None:
-                w = Window(box.col, box.row, box.width, box.height)
+                w = box.window()
                 dst.write(labels, 1, window=w)
                 if confidence and conf is not None:
                     dst.write(conf, 2, window=w)
@@ -108,28 +107,27 @@ def write_cog(
 
         cog = cog_profiles.get("deflate")  # type: ignore[no-untyped-call]
         cog.update(blockxsize=512, blockysize=512)
-        cog_translate(
-            tmp,
-            tmp_cog,
-            cog,
-            overview_resampling="mode",
-            forward_band_tags=True,
-            additional_cog_metadata=dict(tags),
-            quiet=True,
-            use_cog_driver=False,
-        )
-        os.replace(tmp_cog, out)
+        with atomic_path(out, ".tif") as tmp_cog:
+            cog_translate(
+                tmp,
+                tmp_cog,
+                cog,
+                overview_resampling="mode",
+                forward_band_tags=True,
+                additional_cog_metadata=dict(tags),
+                quiet=True,
+                use_cog_driver=False,
+            )
     except RasterioError as e:
-        raise OutputError(f"cannot write {out}: {str(e).strip().splitlines()[0]}") from None
+        raise OutputError(f"cannot write {out}: {first_line(e)}") from None
     finally:
-        for p in (tmp, tmp_cog):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def write_vrt(
     path: Path,
     dalles: list[Path],
+    *,
     width: int,
     height: int,
     transform: rasterio.Affine,

@@ -169,7 +169,7 @@ class ModelCard:
         if missing:
             raise ModelMetadataError(
                 f"model metadata is missing field(s) {', '.join(missing)}; export the model "
-                "with `costa model export` or add them to metadata_props (see costa.model_card)"
+                "with `costa model export` or add them to metadata_props (see costa.models.card)"
             )
         v = {k: _json(props, k) for k in props}
         _check(

@@ -25,12 +25,11 @@ import numpy as np
 import rasterio
 from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
-from rasterio.windows import Window
 
 from costa.errors import SourceError, SourceReadError, first_line
-from costa.model_card import ModelCard
-from costa.sources import check_dtype, check_gsd
-from costa.tiling import Box
+from costa.io.sources import check_dtype, check_gsd
+from costa.models.card import ModelCard
+from costa.tiling.tiles import Box
 
 __all__ = ["MAIN", "BandRecipe", "Dalle", "Mosaic", "MosaicSource", "find_dalles", "scan"]
 
@@ -337,7 +336,7 @@ class _Index:
 
 def _read_dalle(path: Path, bands: Sequence[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
     """Read ``bands`` of one dalle in ``box`` (its own pixels) with GDAL's validity mask."""
-    window = Window(box.col, box.row, box.width, box.height)
+    window = box.window()
     try:
         with rasterio.open(path) as ds:
             px = ds.read(list(bands), window=window)

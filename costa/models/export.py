@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from costa.model_card import ModelCard
+from costa.models.card import ModelCard
 
 __all__ = ["ExportReport", "export_onnx", "make_unet", "require"]
 

@@ -1,4 +1,4 @@
-"""National dalle grids (data files in ``tiling/grids``) and how a raster is cut into chunks.
+"""National dalle grids (data files in ``costa/tiling/grids``) and how a raster is cut into chunks.
 
 A job's chunk is its unit of work, of output and of resumption. Dalles given as files are
 their own chunks; one large raster is cut along the national dalle grid of its CRS (so its
@@ -12,17 +12,15 @@ import json
 import math
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 from rasterio.crs import CRS
 
 from costa.errors import OptionError
-from costa.tiling import Box
+from costa.tiling.tiles import Box
 
-__all__ = ["Grid", "find_grid", "grid_cells", "grids", "square_cells", "tiling_dir"]
-
-_HERE = Path(__file__).resolve().parent
+__all__ = ["Grid", "find_grid", "grid_cells", "grids", "square_cells"]
 
 
 @dataclass(frozen=True)
@@ -41,16 +39,6 @@ class Grid:
         return bool(crs is not None and CRS.from_user_input(self.crs) == crs)
 
 
-def tiling_dir() -> Path:
-    """The presets folder: ``costa/_data/tiling`` in a wheel, ``tiling/`` in a checkout."""
-    for candidate in (_HERE / "_data" / "tiling", _HERE.parent / "tiling"):
-        if (candidate / "grids").is_dir():
-            return candidate
-    raise FileNotFoundError(
-        "the tiling presets are missing from this installation; reinstall costa-landcover"
-    )
-
-
 @cache
 def grids() -> dict[str, Grid]:
     """Every grid preset by name.
@@ -61,7 +49,8 @@ def grids() -> dict[str, Grid]:
     'EPSG:2975'
     """
     out = {}
-    for f in sorted((tiling_dir() / "grids").glob("*.json")):
+    folder = files("costa.tiling") / "grids"
+    for f in sorted((f for f in folder.iterdir() if f.name.endswith(".json")), key=lambda f: f.name):
         d = json.loads(f.read_text())
         out[d["name"]] = Grid(d["name"], d["title"], d["crs"], d["dalle_m"], d["gsd_m"], d["dalle_name"])
     return out

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from costa.errors import ModelError
-from costa.export import ExportReport, export_onnx, make_unet, require
-from costa.model_card import ModelCard
+from costa.models.card import ModelCard
+from costa.models.export import ExportReport, export_onnx, make_unet, require
 
 __all__ = ["FLAIR1_TO_COSTA", "FLAIR_CARD", "import_flair"]
 

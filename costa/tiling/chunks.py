@@ -1,6 +1,6 @@
 """Chunk planning: the unit of reading, scheduling and writing.
 
-A chunk is a group of neighbouring tiles (:mod:`costa.tiling`) read from the source in
+A chunk is a group of neighbouring tiles (:mod:`costa.tiling.tiles`) read from the source in
 one windowed read, halo included, and written back as one block of the output. Chunks
 bound memory (nothing larger than a chunk is ever held) and are the Dask task unit: never
 one task per tile, whose scheduling overhead would dominate.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import reduce
 
 from costa.errors import OptionError
-from costa.tiling import Box, Tile, plan_tiles, segment_spans, tile_length
+from costa.tiling.tiles import Box, Tile, plan_tiles, segment_spans, tile_length
 
 __all__ = ["Chunk", "plan_box_chunks", "plan_chunks"]
 
@@ -66,7 +66,7 @@ def plan_box_chunks(
 ) -> list[Chunk]:
     """One chunk per box (e.g. one dalle of a mosaic), its tiles reading context from the neighbours.
 
-    Each box is tiled on its own (:func:`costa.tiling.segment_spans` per axis): tile cores
+    Each box is tiled on its own (:func:`costa.tiling.tiles.segment_spans` per axis): tile cores
     partition the box, so no tile runs in two chunks, while reads reach into the neighbouring
     boxes for at least ``halo`` pixels of context. Pixels at box borders therefore see the
     same context as anywhere else, and boxes never show seams.

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from costa.errors import CostaError, first_line
-from costa.manifest import Manifest
-from costa.worker import ChunkResult, ChunkTask, run_chunk
+from costa.jobs.manifest import Manifest
+from costa.jobs.worker import ChunkResult, ChunkTask, run_chunk
 
 __all__ = ["Executor", "RunStats", "drive", "open_executor"]
 
@@ -137,6 +137,8 @@ class RunStats:
     computed: int = 0
     retried: int = 0
     model_px: int = 0
+    computed_px: int = 0
+    """Output pixels of the chunks computed (``model_px / computed_px`` is the overlap factor)."""
     providers: set[str] = field(default_factory=set)
     rss_mb: dict[str, float] = field(default_factory=dict)
 
@@ -144,6 +146,7 @@ class RunStats:
 def drive(
     ex: Executor,
     tasks: list[ChunkTask],
+    *,
     man: Manifest,
     run: int,
     retries: int,
@@ -178,6 +181,7 @@ def drive(
             man.done(task.name, run, outcome.sha256, outcome.seconds, outcome.worker, degraded)
             stats.computed += 1
             stats.model_px += outcome.model_pixels
+            stats.computed_px += task.chunk.core.height * task.chunk.core.width
             stats.providers.add(outcome.provider)
             rss = stats.rss_mb
             rss[outcome.worker] = max(rss.get(outcome.worker, 0.0), outcome.peak_rss_mb)

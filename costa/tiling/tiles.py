@@ -35,9 +35,14 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+from affine import Affine
 
 from costa.errors import OptionError
+
+if TYPE_CHECKING:
+    from rasterio.windows import Window
 
 __all__ = [
     "Box",
@@ -106,6 +111,51 @@ class Box:
     def clip(self, height: int, width: int) -> Box:
         """Cut the box to ``[0, height) × [0, width)`` (the result may be empty)."""
         return self.intersect(Box(0, 0, height, width))
+
+    @property
+    def empty(self) -> bool:
+        """True when the box holds no pixel."""
+        return self.height <= 0 or self.width <= 0
+
+    def window(self) -> Window:
+        """The same pixels as a rasterio :class:`~rasterio.windows.Window` (to read or write them).
+
+        >>> Box(2, 3, 4, 5).window()
+        Window(col_off=3, row_off=2, width=5, height=4)
+        """
+        from rasterio.windows import Window
+
+        return Window(self.col, self.row, self.width, self.height)
+
+    def transform(self, parent: Affine) -> Affine:
+        """Geotransform of the box's top-left pixel, given the transform of the raster it is in.
+
+        >>> from affine import Affine
+        >>> Box(10, 20, 1, 1).transform(Affine(0.2, 0, 1000, 0, -0.2, 5000))[2:6:3]
+        (1004.0, 4998.0)
+        """
+        return parent * Affine.translation(self.col, self.row)
+
+    @classmethod
+    def from_bounds(
+        cls, bounds: tuple[float, float, float, float], transform: Affine, height: int, width: int
+    ) -> Box:
+        """Pixels of a ``height × width`` raster meeting map ``bounds`` (xmin, ymin, xmax, ymax).
+
+        Snapped outwards to whole pixels (a bound within 10⁻⁶ px of a pixel edge counts as on
+        it) and clipped to the raster; empty when the bounds miss it.
+
+        >>> from affine import Affine
+        >>> Box.from_bounds((1000.1, 4999.0, 1000.5, 4999.9), Affine(0.2, 0, 1000, 0, -0.2, 5000), 100, 100)
+        Box(row=0, col=0, height=5, width=3)
+        """
+        xmin, ymin, xmax, ymax = bounds
+        inv = ~transform
+        cols, rows = zip(*(inv * (x, y) for x in (xmin, xmax) for y in (ymin, ymax)), strict=True)
+        eps = 1e-6
+        c0, c1 = math.floor(min(cols) + eps), math.ceil(max(cols) - eps)
+        r0, r1 = math.floor(min(rows) + eps), math.ceil(max(rows) - eps)
+        return cls(r0, c0, max(0, r1 - r0), max(0, c1 - c0)).clip(height, width)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Write the synthetic territory to disk: dalles, VRT mosaics, truth, parcels, communes.
 
-The I/O side of :mod:`costa.synthetic`. Two fictional communes side by side in
+The I/O side of :mod:`costa.demo.synthetic`. Two fictional communes side by side in
 Lambert-93 at 20 cm, cut into dalles like a national ortho product, for two vintages.
 Outputs are cached: rerunning with the same parameters reuses them.
 """
@@ -14,11 +14,10 @@ from pathlib import Path
 import rasterio
 from rasterio.transform import from_origin
 from rasterio.warp import transform_geom
-from rasterio.windows import Window
 
-from costa.synthetic import Parcel, make_scene
-from costa.tiling import Box
-from costa.writer import write_cog, write_vrt
+from costa.demo.synthetic import Parcel, make_scene
+from costa.io.writer import write_cog, write_vrt
+from costa.tiling.tiles import Box
 
 __all__ = ["COMMUNES", "Territory", "make_territory"]
 
@@ -49,7 +48,31 @@ def make_territory(
     years: tuple[int, int] = (2021, 2024),
     origin: tuple[float, float] = (840000.0, 6521000.0),
 ) -> Territory:
-    """Generate (or reuse) the territory under ``root``; returns its paths."""
+    """Write (or reuse) a synthetic territory under ``root``: two communes, two vintages.
+
+    Each vintage is ``dalles`` = (rows, cols) GeoTIFF dalles of ``dalle_px`` pixels at 20 cm in
+    Lambert-93, joined by a VRT mosaic, with its truth COG; parcels (Etalab-cadastre-like
+    GeoJSON) and communes (ADMIN EXPRESS-like) come with them. Same arguments, same bytes;
+    a second call with the same arguments reuses the files.
+
+    Args:
+        root: output folder (created).
+        seed: scene seed.
+        dalles: dalle rows and columns.
+        dalle_px: side of one dalle in pixels.
+        years: the two vintages.
+        origin: top-left corner (x, y) in Lambert-93 metres.
+
+    Returns:
+        The :class:`~costa.demo.territory.Territory` paths: ``ortho[year]``, ``truth[year]``,
+        ``parcels``, ``communes``.
+
+    Examples:
+        >>> terr = make_territory(tmp / "demo", dalles=(1, 2), dalle_px=384)
+        >>> terr.size_px, terr.ortho[2024].name, terr.communes.name
+        ((384, 768), 'ortho_2024.vrt', 'communes.geojson')
+
+    """
     root = Path(root)
     rows, cols = dalles
     h, w = rows * dalle_px, cols * dalle_px
@@ -88,7 +111,7 @@ def make_territory(
                     origin[1] / 1000 - r * dalle_px * GSD / 1000,
                 )
                 p = root / f"dalles_{year}" / f"SYN-{year}-{x_km:07.2f}-{y_km:08.2f}-LA93-0M20.tif"
-                win = Window(c * dalle_px, r * dalle_px, dalle_px, dalle_px)
+                box = Box(r * dalle_px, c * dalle_px, dalle_px, dalle_px)
                 with rasterio.open(
                     p,
                     "w",
@@ -98,18 +121,25 @@ def make_territory(
                     count=4,
                     dtype="uint8",
                     crs=crs,
-                    transform=rasterio.windows.transform(win, transform),
+                    transform=box.transform(transform),
                     tiled=True,
                     compress="deflate",
                     photometric="MINISBLACK",
                 ) as dst:
-                    dst.write(
-                        scene.image[:, r * dalle_px : (r + 1) * dalle_px, c * dalle_px : (c + 1) * dalle_px]
-                    )
+                    dst.write(scene.image[(slice(None), *box.slices())])
                     dst.descriptions = ("R", "G", "B", "NIR")
                 paths.append(p)
-                offsets.append((r * dalle_px, c * dalle_px, dalle_px, dalle_px))
-        write_vrt(t.ortho[year], paths, w, h, transform, crs.to_wkt(), 4, offsets)
+                offsets.append((box.row, box.col, box.height, box.width))
+        write_vrt(
+            t.ortho[year],
+            paths,
+            width=w,
+            height=h,
+            transform=transform,
+            crs_wkt=crs.to_wkt(),
+            count=4,
+            offsets=offsets,
+        )
         with write_cog(
             t.truth[year],
             crs=crs,
@@ -117,7 +147,7 @@ def make_territory(
             width=w,
             height=h,
             confidence=False,
-            tags={"SOURCE": f"costa.synthetic seed {seed} vintage {v}", "YEAR": str(year)},
+            tags={"SOURCE": f"costa.demo.synthetic seed {seed} vintage {v}", "YEAR": str(year)},
         ) as sink:
             sink(Box(0, 0, h, w), scene.truth)
     assert scene is not None

@@ -21,7 +21,7 @@ import numpy as np
 import onnxruntime as ort
 
 from costa.errors import ModelError, ProviderError
-from costa.model_card import ModelCard
+from costa.models.card import ModelCard
 
 __all__ = ["PROVIDERS", "Model", "ProviderName", "gpu_libraries_loadable", "open_model"]
 
@@ -79,13 +79,13 @@ class Model:
         """Class codes (and confidence %) ``(N, H, W)`` uint8 for raw pixels ``(N, C, H, W)``.
 
         The same values as normalising, :meth:`run` and an argmax in numpy, computed by ONNX
-        Runtime in a graph edited at first use (:func:`costa.fused.fuse`). ``valid``
+        Runtime in a graph edited at first use (:func:`costa.inference.fused.fuse`). ``valid``
         ``(N, H, W)`` marks the pixels to use; the others are fed as the normalised mean.
         """
         key = (raw.dtype.str, confidence)
         sess = self._fused_sessions.get(key)
         if sess is None:
-            from costa.fused import fuse
+            from costa.inference.fused import fuse
 
             data = self.path.read_bytes()
             if hashlib.sha256(data).hexdigest() != self.sha256:
@@ -154,7 +154,7 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
     """Load an ONNX model, validate its metadata and start a session.
 
     Args:
-        path: ``.onnx`` file with costa metadata (see :mod:`costa.model_card`).
+        path: ``.onnx`` file with costa metadata (see :mod:`costa.models.card`).
         provider: ``auto`` (TensorRT → CUDA → CPU), or one provider, which must be available.
         threads: CPU threads for ONNX Runtime (default: all cores).
 

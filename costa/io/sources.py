@@ -2,7 +2,7 @@
 
 This is the only module that reads input pixels. A source hands out ``(raw, valid)``
 pairs for any pixel box, padding with invalid pixels where the box runs past the raster
-(the stride padding of :mod:`costa.tiling`).
+(the stride padding of :mod:`costa.tiling.tiles`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import numpy as np
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import RasterioError
-from rasterio.windows import Window
 
 from costa.errors import SourceError, SourceReadError, first_line
-from costa.model_card import ModelCard
-from costa.tiling import Box
+from costa.models.card import ModelCard
+from costa.tiling.tiles import Box
 
 __all__ = ["ArraySource", "RasterSource", "Source", "check_dtype", "check_gsd", "select_bands"]
 
@@ -148,7 +147,7 @@ class RasterSource:
         """Read ``box`` (bands in model order) and its validity mask."""
 
         def _read(b: Box) -> tuple[np.ndarray, np.ndarray | None]:
-            w = Window(b.col, b.row, b.width, b.height)
+            w = b.window()
             try:
                 raw = self._ds.read(self.bands, window=w)
                 if self._mask == "alpha":
