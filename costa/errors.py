@@ -20,6 +20,9 @@ Exception tree::
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __all__ = [
     "CostaError",
     "MissingDependencyError",
@@ -31,6 +34,7 @@ __all__ = [
     "SourceError",
     "SourceReadError",
     "first_line",
+    "require",
 ]
 
 
@@ -70,10 +74,31 @@ class MissingDependencyError(CostaError, ImportError):
     """An optional dependency is missing; the message gives the ``pip install`` line."""
 
 
-def first_line(e: BaseException) -> str:
-    r"""The first line of an exception's message (GDAL's can run over many lines).
+def first_line(e: BaseException, limit: int = 300) -> str:
+    r"""The first line of an exception's message, at most ``limit`` characters (GDAL's run long).
 
     >>> first_line(OSError("bad block\nat offset 12"))
     'bad block'
+    >>> first_line(ValueError())
+    'ValueError'
     """
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = str(e).strip()
+    return text.splitlines()[0][:limit] if text else type(e).__name__
+
+
+def require(module: str, extra: str, what: str = "this") -> Any:
+    """Import an optional dependency, or raise :class:`MissingDependencyError` with the install line.
+
+    >>> require("json", "train").__name__
+    'json'
+    >>> require("no_such_mod", "serve", "costa serve")
+    Traceback (most recent call last):
+    ...
+    costa.errors.MissingDependencyError: costa serve needs no_such_mod: pip install "costa-landcover[serve]"
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(
+            f'{what} needs {module}: pip install "costa-landcover[{extra}]"'
+        ) from None

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from costa.nomenclature import CODES, by_code
+from costa.nomenclature import CODES, N_CODES, by_code
 
 __all__ = ["Metrics", "confusion", "evaluate"]
 
 
-def confusion(pred: np.ndarray, truth: np.ndarray, n: int = 17) -> np.ndarray:
+def confusion(pred: np.ndarray, truth: np.ndarray, n: int = N_CODES) -> np.ndarray:
     """``n × n`` matrix, rows = truth code, columns = predicted code (0 = no data)."""
     t, p = truth.ravel().astype(np.int64), pred.ravel().astype(np.int64)
     keep = t > 0
@@ -85,7 +85,7 @@ def evaluate(pred: str | Path, truth: str | Path, block: int = 2048) -> Metrics:
                 f"{pred} ({p.width}×{p.height}) and {truth} ({t.width}×{t.height}) "
                 "are not on the same grid; resample one onto the other first"
             )
-        matrix = np.zeros((17, 17), np.int64)
+        matrix = np.zeros((N_CODES, N_CODES), np.int64)
         for r in range(0, p.height, block):
             for c in range(0, p.width, block):
                 w = Box(r, c, block, block).clip(p.height, p.width).window()

@@ -18,6 +18,7 @@ __all__ = [
     "CLASSES",
     "CODES",
     "NODATA",
+    "N_CODES",
     "LandCoverClass",
     "ZanCategory",
     "by_code",
@@ -85,6 +86,8 @@ CLASSES: tuple[LandCoverClass, ...] = (
 )
 
 CODES: tuple[int, ...] = tuple(c.code for c in CLASSES)
+N_CODES = max(CODES) + 1
+"""Raster values a class map can hold: no data (0) and the 16 class codes (size of count tables)."""
 _BY_CODE = {c.code: c for c in CLASSES}
 
 

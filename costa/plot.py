@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from costa.errors import MissingDependencyError, OptionError
+from costa.errors import OptionError, require
 from costa.evaluation import Metrics
 from costa.nomenclature import CLASSES, by_code
 
@@ -67,12 +67,7 @@ _FLUX_COLORS = ("#ce7079", "#4c9129", "#555555")
 
 def _mpl() -> Any:
     """``matplotlib.pyplot``, or an error saying how to install it."""
-    try:
-        importlib.import_module("matplotlib")
-    except ImportError:
-        raise MissingDependencyError(
-            'costa.plot needs matplotlib; install it with pip install "costa-landcover[research]"'
-        ) from None
+    require("matplotlib", "research", "costa.plot")
     return importlib.import_module("matplotlib.pyplot")
 
 

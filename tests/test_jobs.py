@@ -108,9 +108,9 @@ def test_rgb_and_irc_dalles_on_a_local_cluster_match_one_whole_prediction(
     }
     assert report.as_dict()["workers"] == 2 and report.as_dict()["scheduler"] == "local-cluster"
     assert any("dashboard http://127.0.0.1:" in m for m in messages)
-    assert len(report.as_dict()["peak_rss_mb_per_worker"]) == 2
-    assert report.as_dict()["energy"]["joules"] is None and "no energy counter" in report.as_dict()["energy"]["reason"]
-    assert report.as_dict()["km2"] == pytest.approx(9 * (DALLE * 0.2) ** 2 / 1e6)
+    assert len(report.peak_rss_mb_per_worker) == 2
+    assert report.energy["joules"] is None and "no energy counter" in report.energy["reason"]
+    assert report.km2 == pytest.approx(9 * (DALLE * 0.2) ** 2 / 1e6)
     got = mosaic(tmp_path / "out")
     assert np.array_equal(got, job_ref)  # two products on two workers = one product in process
     overall, border = border_agreement(got, whole)

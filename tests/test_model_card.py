@@ -45,7 +45,7 @@ def test_inconsistent_values_are_refused() -> None:
         ModelCard.from_metadata(props)
     props = CARD.to_metadata()
     props["tile_size"] = "500"
-    with pytest.raises(ModelMetadataError, match="'tile_size': 500 is not a multiple of stride 32"):
+    with pytest.raises(ModelMetadataError, match="'tile_size': 500 must be a multiple of the model stride"):
         ModelCard.from_metadata(props)
     props = CARD.to_metadata()
     props["gsd_m"] = "twenty"

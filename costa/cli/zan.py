@@ -17,26 +17,6 @@ from costa.errors import OptionError
 zan_app = typer.Typer(no_args_is_help=True, help="ZAN figures per parcel and commune.")
 app.add_typer(zan_app, name="zan")
 
-_LABELS = {
-    "insee_com": "Code INSEE",
-    "nom": "Commune",
-    "annee": "Année",
-    "perimetre": "Périmètre",
-    "surface_ha": "Surface (ha)",
-    "artif_ha": "Surface artificialisée (ha)",
-    "artif_pct": "Part artificialisée (%)",
-    "n_parcelles": "Parcelles",
-    "n_parcelles_artif": "Parcelles artificialisées",
-    "n_parcelles_partielles": "Parcelles partiellement artificialisées",
-    "n_parcelles_non_artif": "Parcelles non artificialisées",
-    "flux_artif_ha": "Flux d'artificialisation (ha)",
-    "flux_desartif_ha": "Flux de désartificialisation (ha)",
-    "flux_artif_net_ha": "Artificialisation nette (ha)",
-    "regles": "Règles",
-    "regles_version": "Version des règles",
-}
-
-
 @zan_app.command("compute")
 def zan_compute(
     landcover: Annotated[Path, typer.Option(help="Land-cover raster (newest vintage).")],
@@ -85,6 +65,7 @@ def zan_query(
     from rich.table import Table
 
     from costa.zan.io import query
+    from costa.zan.schema import FIELDS, cli_label
 
     if fmt not in ("table", "json", "csv"):
         raise OptionError(f"--format {fmt!r}: choose table, json or csv")
@@ -97,10 +78,10 @@ def zan_query(
         return
     for _, row in rows.iterrows():
         t = Table("indicateur", "valeur", title=f"{row['nom']} ({row['insee_com']}) — {row['annee']}")
-        for k, label in _LABELS.items():
+        for k in FIELDS:
             if k in row and row[k] == row[k]:  # skip NaN
                 v = row[k]
-                t.add_row(label, f"{v:,.2f}".replace(",", " ") if isinstance(v, float) else str(v))
+                t.add_row(cli_label(k), f"{v:,.2f}".replace(",", " ") if isinstance(v, float) else str(v))
         out.print(t)
 
 

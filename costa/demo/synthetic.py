@@ -26,6 +26,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from costa.nomenclature import N_CODES
+
 __all__ = ["Parcel", "Scene", "make_scene"]
 
 # zone → uses its parcels may take (first ones are forced so that every class appears)
@@ -297,7 +299,7 @@ def _render(pt: _Painter, rng: np.random.Generator) -> np.ndarray:
     gain, theta, period, phase = (prm[pt.obj, k] for k in range(4))
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     u = xx * np.cos(theta) + yy * np.sin(theta)
-    means = np.zeros((17, 4), np.float32)
+    means = np.zeros((N_CODES, 4), np.float32)
     for code, (m, _, _) in _LOOK.items():
         means[code] = m
     img = means[pt.truth].transpose(2, 0, 1) * gain[None]

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import onnxruntime as ort
 
-from costa.errors import ModelError, ProviderError
+from costa.errors import ModelError, ProviderError, first_line
 from costa.models.card import ModelCard
 
 __all__ = ["PROVIDERS", "Model", "ProviderName", "gpu_libraries_loadable", "open_model"]
@@ -182,7 +182,7 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
         session = ort.InferenceSession(data, sess_options=opts, providers=providers)
     except Exception as e:  # ORT raises its own exception types for bad protobufs
         raise ModelError(
-            f"{path} is not a valid ONNX model ({str(e).strip().splitlines()[0][:200]})"
+            f"{path} is not a valid ONNX model ({first_line(e, 200)})"
         ) from None
     card = ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map)
     card.check_graph(_dim(session.get_inputs()[0].shape, 1), _dim(session.get_outputs()[0].shape, 1))

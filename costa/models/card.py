@@ -35,6 +35,7 @@ import numpy as np
 
 from costa.errors import ModelMetadataError
 from costa.nomenclature import NODATA, by_code
+from costa.tiling.tiles import geometry_problem
 
 __all__ = ["FORMAT_VERSION", "ModelCard"]
 
@@ -79,21 +80,10 @@ class ModelCard:
             f"{','.join(self.bands)}); got {len(self.mean)} and {len(self.std)}",
         )
         _check(all(s > 0 for s in self.std), "normalization", "every std must be > 0")
-        _check(
-            self.stride > 0 and self.tile_size % self.stride == 0,
-            "tile_size",
-            f"{self.tile_size} is not a multiple of stride {self.stride}",
-        )
-        _check(
-            self.halo >= 0 and self.halo % self.stride == 0,
-            "halo",
-            f"{self.halo} is not a non-negative multiple of stride {self.stride}",
-        )
-        _check(
-            self.tile_size > 2 * self.halo,
-            "halo",
-            f"tile_size {self.tile_size} must exceed twice the halo ({self.halo})",
-        )
+        problem = geometry_problem(self.tile_size, self.halo, self.stride)
+        if problem:
+            which, why = problem
+            _check(False, "tile_size" if which == "tile" else "halo", why.replace("--halo", "halo"))
         _check(self.gsd_m > 0, "gsd_m", f"{self.gsd_m} must be > 0")
         _check(
             np.dtype(self.input_dtype).kind in "uif",

@@ -15,19 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from costa.errors import require
 from costa.models.card import ModelCard
 
-__all__ = ["ExportReport", "export_onnx", "make_unet", "require"]
-
-
-def require(module: str, extra: str = "train") -> Any:
-    """Import an optional dependency or explain how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ImportError(
-            f'{module} is needed for this; install it with pip install "costa-landcover[{extra}]"'
-        ) from None
+__all__ = ["ExportReport", "export_onnx", "make_unet"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +32,7 @@ class ExportReport:
 
 def make_unet(encoder: str = "resnet34", in_channels: int = 4, classes: int = 16, **kwargs: Any) -> Any:
     """An untrained segmentation-models-pytorch U-Net (no weight download)."""
-    smp = require("segmentation_models_pytorch")
+    smp = require("segmentation_models_pytorch", "train", "make_unet")
     return smp.Unet(
         encoder_name=encoder, encoder_weights=None, in_channels=in_channels, classes=classes, **kwargs
     ).eval()
@@ -60,8 +51,8 @@ def export_onnx(
         opset: ONNX opset.
 
     """
-    torch = require("torch")
-    onnx = require("onnx")
+    torch = require("torch", "train", "export_onnx")
+    onnx = require("onnx", "train", "export_onnx")
     ort = importlib.import_module("onnxruntime")
     path = Path(path)
     module = module.eval()

@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from costa.errors import ModelError
+from costa.errors import ModelError, first_line, require
 from costa.models.card import ModelCard
-from costa.models.export import ExportReport, export_onnx, make_unet, require
+from costa.models.export import ExportReport, export_onnx, make_unet
 
 __all__ = ["FLAIR1_TO_COSTA", "FLAIR_CARD", "import_flair"]
 
@@ -61,12 +61,12 @@ _PREFIXES = ("model.seg_model.", "seg_model.", "model.", "module.", "net.")
 
 def load_state_dict(path: str | Path) -> dict[str, Any]:
     """Tensors of a checkpoint (Lightning ``state_dict`` or bare), with wrapper prefixes removed."""
-    torch = require("torch")
+    torch = require("torch", "train", "import_flair")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling refused or not a torch file
         raise ModelError(
-            f"{path} is not a weights-only torch checkpoint ({str(e).splitlines()[0][:160]})"
+            f"{path} is not a weights-only torch checkpoint ({first_line(e, 160)})"
         ) from None
     sd = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(sd, dict) or not sd:
@@ -92,7 +92,7 @@ def import_flair(
     except RuntimeError as e:
         raise ModelError(
             f"{checkpoint} does not match an smp U-Net/{encoder} with 5 inputs and 19 classes "
-            f"({str(e).splitlines()[0][:200]}); pass the right --encoder"
+            f"({first_line(e, 200)}); pass the right --encoder"
         ) from None
     card = ModelCard(
         **{**FLAIR_CARD.__dict__, "name": name, "source": f"FLAIR checkpoint {Path(checkpoint).name}"}

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from costa.errors import SourceError, SourceReadError
+from costa.errors import SourceError, SourceReadError, first_line
 from costa.nomenclature import CLASSES
 from costa.report.overlay import Overlay, read_overlay
+from costa.zan.schema import ARTIF, COUNT_FIELDS, FIELDS, NEW
 
 __all__ = [
-    "STATUS_COLORS",
     "CommunePage",
     "Figure",
     "Vintage",
@@ -32,14 +32,6 @@ __all__ = [
     "fr_number",
 ]
 
-NEW = "nouvellement artificialisée"
-STATUS_COLORS: dict[str, str] = {
-    "artificialisée": "#c0392b",
-    "partiellement artificialisée": "#e67e22",
-    "non artificialisée": "#2e86c1",
-    NEW: "#8e44ad",
-}
-"""Outline colour of a parcel by status (``NEW`` = artificialised since the older vintage)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +102,7 @@ def _read_gpkg(gpkg: Path) -> tuple[Any, Any]:
     try:
         layers = {name for name, _ in pyogrio.list_layers(gpkg)}
     except Exception as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        reason = first_line(e)
         raise SourceReadError(f"{gpkg} is not a GeoPackage GDAL can read ({reason})") from None
     if not {"parcelles", "communes"} <= layers:
         raise SourceError(f"{gpkg} has no 'parcelles' and 'communes' layers; make it with costa zan compute")
@@ -122,7 +114,7 @@ def _read_gpkg(gpkg: Path) -> tuple[Any, Any]:
     return parcelles, communes
 
 
-def _vintage(path: Path, label: str | None) -> Vintage:
+def _open_vintage(path: Path, label: str | None) -> Vintage:
     import rasterio
 
     if not path.is_file():
@@ -152,37 +144,32 @@ def _class_ha(path: Path, parcelles: Any, keys: list[str]) -> np.ndarray:
     return np.asarray(counts[1:, [c.code for c in CLASSES]] * px / 1e4, dtype=float)
 
 
+def _figure(row: dict[str, Any], key: str, suffix: str = "") -> Figure:
+    """A commune field as a report figure: its French label (from the ZAN schema) and its text."""
+    label, unit = FIELDS[key]
+    value = row[key]
+    if unit:
+        text = f"{fr_number(value)} {unit}"
+    elif key.startswith("n_parcelles"):
+        text = fr_number(value, 0)
+    else:
+        text = str(value)
+    return Figure(key, label + suffix, value, text)
+
+
 def _figures(row: dict[str, Any]) -> list[Figure]:
     n = max(int(row["n_parcelles"]), 1)
-    figs = [
-        Figure("annee", "Millésime", row["annee"], str(row["annee"])),
-        Figure("surface_ha", "Surface mesurée", row["surface_ha"], f"{fr_number(row['surface_ha'])} ha"),
-        Figure("artif_ha", "Surface artificialisée", row["artif_ha"], f"{fr_number(row['artif_ha'])} ha"),
-        Figure("artif_pct", "Part artificialisée", row["artif_pct"], f"{fr_number(row['artif_pct'])} %"),
-        Figure("n_parcelles", "Parcelles", row["n_parcelles"], fr_number(row["n_parcelles"], 0)),
-    ]
-    for key, label in (
-        ("n_parcelles_artif", "Parcelles artificialisées"),
-        ("n_parcelles_partielles", "Parcelles partiellement artificialisées"),
-        ("n_parcelles_non_artif", "Parcelles non artificialisées"),
-    ):
+    figs = [_figure(row, k) for k in ("annee", "surface_ha", "artif_ha", "artif_pct", "n_parcelles")]
+    for key in COUNT_FIELDS:
+        label = FIELDS[key][0]
         pct = 100 * row[key] / n
         figs.append(Figure(key, label, row[key], fr_number(row[key], 0)))
         figs.append(Figure(f"{key}_pct", f"{label} (part)", pct, f"{fr_number(pct)} %"))
     if row.get("annee_old") is not None:
         period = f"{row['annee_old']}–{row['annee_new']}"
-        for key, label in (
-            ("flux_artif_ha", f"Flux d'artificialisation {period}"),
-            ("flux_desartif_ha", f"Flux de désartificialisation {period}"),
-            ("flux_artif_net_ha", f"Artificialisation nette {period}"),
-        ):
-            figs.append(Figure(key, label, row[key], f"{fr_number(row[key])} ha"))
-        k = "n_parcelles_nouvellement_artif"
-        figs.append(Figure(k, f"Parcelles nouvellement artificialisées {period}", row[k], str(row[k])))
-    figs.append(Figure("regles", "Règles", row["regles"], str(row["regles"])))
-    figs.append(
-        Figure("regles_version", "Version des règles", row["regles_version"], str(row["regles_version"]))
-    )
+        flux = ("flux_artif_ha", "flux_desartif_ha", "flux_artif_net_ha", "n_parcelles_nouvellement_artif")
+        figs += [_figure(row, key, f" {period}") for key in flux]
+    figs += [_figure(row, "regles"), _figure(row, "regles_version")]
     return figs
 
 
@@ -238,7 +225,7 @@ def _parcels_geojson(parcels: Any, origin: tuple[float, float]) -> dict[str, Any
     geoms = shapely.transform(np.asarray(parcels.geometry.values), lambda c: np.round(c - (x0, y0), 2))
     features = []
     for g, (_, p) in zip(geoms, parcels.iterrows(), strict=True):
-        new = p["statut"] == "artificialisée" and p.get("statut_old", "artificialisée") != "artificialisée"
+        new = p["statut"] == ARTIF and p.get("statut_old", ARTIF) != ARTIF
         features.append(
             {
                 "type": "Feature",
@@ -273,9 +260,9 @@ def build_pages(
     first = communes.iloc[0]
     has_old = "annee_old" in communes and first["annee_old"] == first["annee_old"]  # not NaN
     old_label = str(first["annee_old"]) if has_old else None
-    vintages = [_vintage(Path(landcover), str(first["annee"]))]
+    vintages = [_open_vintage(Path(landcover), str(first["annee"]))]
     if landcover_before is not None:
-        vintages.insert(0, _vintage(Path(landcover_before), old_label))
+        vintages.insert(0, _open_vintage(Path(landcover_before), old_label))
     import rasterio
 
     with rasterio.open(vintages[-1].path) as src:

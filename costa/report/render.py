@@ -21,8 +21,9 @@ from costa.__about__ import __version__
 from costa.errors import OutputError
 from costa.io.atomic import write_atomic
 from costa.nomenclature import CLASSES
-from costa.report.build import STATUS_COLORS, CommunePage, build_pages, fr_number
+from costa.report.build import CommunePage, build_pages, fr_number
 from costa.report.chart import class_chart
+from costa.zan.schema import STATUS_COLORS
 
 __all__ = ["build_report", "environment", "render_commune", "render_index"]
 

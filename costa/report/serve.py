@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from costa.errors import OptionError, SourceReadError
+from costa.errors import OptionError, SourceReadError, require
 
 __all__ = ["create_app", "safe_name", "serve"]
 
@@ -46,9 +46,6 @@ def safe_name(name: str) -> bool:
     [True, False, False, False, False]
     """
     return _NAME.fullmatch(name) is not None
-
-
-_HINT = 'costa serve needs FastAPI and uvicorn: pip install "costa-landcover[serve]"'
 
 
 def _load(root: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -81,11 +78,9 @@ def create_app(root: str | Path) -> Any:
         'Saint-Costa-les-Vignes'
 
     """
-    try:
-        from fastapi import FastAPI, Request, Response
-        from fastapi.responses import FileResponse, JSONResponse
-    except ImportError:
-        raise ImportError(_HINT) from None
+    require("fastapi", "serve", "costa serve")
+    from fastapi import FastAPI, Request, Response
+    from fastapi.responses import FileResponse, JSONResponse
 
     root = Path(root).resolve()
     if not root.is_dir():
@@ -156,10 +151,7 @@ def serve(
     if not 0 < port < 65536:
         raise OptionError(f"--port {port}: give a TCP port between 1 and 65535")
     app = create_app(root)
-    try:
-        import uvicorn
-    except ImportError:
-        raise ImportError(_HINT) from None
+    uvicorn = require("uvicorn", "serve", "costa serve")
     if announce is not None:
         announce(f"http://{host}:{port}/")
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)

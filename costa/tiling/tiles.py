@@ -190,18 +190,32 @@ def check_geometry(tile: int, halo: int, stride: int) -> None:
     ...
     costa.errors.OptionError: --tile 500 must be a multiple of the model stride 32 (e.g. 512)
     """
+    problem = geometry_problem(tile, halo, stride)
+    if problem:
+        raise OptionError(f"--{problem[0]} {problem[1]}")
+
+
+def geometry_problem(tile: int, halo: int, stride: int) -> tuple[str, str] | None:
+    """What is wrong with a tile and halo for a network stride: ``(tile or halo, why)``, or None.
+
+    The one statement of the rule, for options (:func:`check_geometry`) and model cards alike.
+
+    >>> geometry_problem(256, 128, 32)
+    ('tile', '256 must be larger than twice --halo 128')
+    """
+    if stride <= 0:
+        return "tile", f"{tile} needs a positive model stride, got {stride}"
     if tile <= 0 or tile % stride:
-        raise OptionError(
-            f"--tile {tile} must be a multiple of the model stride {stride} "
-            f"(e.g. {max(stride, round_up(tile, stride))})"
-        )
+        example = max(stride, round_up(tile, stride))
+        return "tile", f"{tile} must be a multiple of the model stride {stride} (e.g. {example})"
     if halo < 0 or halo % stride:
-        raise OptionError(
-            f"--halo {halo} must be a non-negative multiple of the model stride "
-            f"{stride} (e.g. {round_up(max(halo, 0), stride)})"
+        return "halo", (
+            f"{halo} must be a non-negative multiple of the model stride {stride} "
+            f"(e.g. {round_up(max(halo, 0), stride)})"
         )
     if tile <= 2 * halo:
-        raise OptionError(f"--tile {tile} must be larger than twice --halo {halo}")
+        return "tile", f"{tile} must be larger than twice --halo {halo}"
+    return None
 
 
 def axis_spans(length: int, tile: int, halo: int, stride: int) -> list[Span]:

@@ -15,7 +15,7 @@ import numpy as np
 import rasterio
 from rasterio.features import rasterize
 
-from costa.errors import SourceError, SourceReadError
+from costa.errors import SourceError, SourceReadError, first_line
 from costa.nomenclature import CLASSES
 from costa.zan.rules import (
     RULESETS,
@@ -25,6 +25,7 @@ from costa.zan.rules import (
     parcel_status,
     urban_usage,
 )
+from costa.zan.schema import ARTIF, COUNT_FIELDS
 
 __all__ = ["ZanResult", "compute"]
 
@@ -52,7 +53,7 @@ def _read(path: str | Path, what: str) -> Any:
         gdf = gpd.read_file(p)
     except Exception as e:
         raise SourceReadError(
-            f"{p} is not a vector file GDAL can read ({str(e).splitlines()[0][:120]})"
+            f"{p} is not a vector file GDAL can read ({first_line(e, 120)})"
         ) from None
     if gdf.empty:
         raise SourceError(f"{p} holds no {what}")
@@ -70,7 +71,7 @@ def zone_ids(zones: Any, crs: Any, shape: tuple[int, int], transform: Any) -> np
     return ids
 
 
-def _vintage(path: str | Path, parcels: Any, communes: Any | None, rules: RuleSet) -> dict[str, Any]:
+def _measure_vintage(path: str | Path, parcels: Any, communes: Any | None, rules: RuleSet) -> dict[str, Any]:
     """Rasterise parcels/communes on the raster grid and count classes and artificialisation."""
     with rasterio.open(path) as src:
         labels = src.read(1)
@@ -155,8 +156,8 @@ def compute(
                 f"{communes} needs INSEE_COM/NOM (ADMIN EXPRESS 3) or code_insee/nom_officiel (4)"
             )
         gc = gc.rename(columns={pair[0]: "insee_com", pair[1]: "nom"})
-    new = _vintage(landcover, gp, gc, rs)
-    old = _vintage(landcover_before, gp, gc, rs) if landcover_before else None
+    new = _measure_vintage(landcover, gp, gc, rs)
+    old = _measure_vintage(landcover_before, gp, gc, rs) if landcover_before else None
     if old is not None and old["labels"].shape != new["labels"].shape:
         raise SourceError(f"{landcover_before} and {landcover} are not on the same grid; align them first")
     if not new["counts"][1:, 1:].any():
@@ -281,9 +282,7 @@ def _communes(
             "artif_ha": artif[i] * px / 1e4,
             "artif_pct": 100 * artif[i] * px / surface if surface else 0.0,
             "n_parcelles": len(p),
-            "n_parcelles_artif": int((p.statut == "artificialisée").sum()),
-            "n_parcelles_partielles": int((p.statut == "partiellement artificialisée").sum()),
-            "n_parcelles_non_artif": int((p.statut == "non artificialisée").sum()),
+            **{k: int((p.statut == status).sum()) for k, status in COUNT_FIELDS.items()},
         }
         for cls in CLASSES:
             row[f"{cls.slug}_ha"] = counts[i, cls.code] * px / 1e4
@@ -297,7 +296,7 @@ def _communes(
                     "flux_desartif_ha": lost[i] * px / 1e4,
                     "flux_artif_net_ha": (gained[i] - lost[i]) * px / 1e4,
                     "n_parcelles_nouvellement_artif": int(
-                        ((p.statut == "artificialisée") & (p.statut_old != "artificialisée")).sum()
+                        ((p.statut == ARTIF) & (p.statut_old != ARTIF)).sum()
                     ),
                 }
             )

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from rasterio.features import sieve
 
-from costa.nomenclature import CLASSES, ZanCategory
+from costa.nomenclature import CLASSES, N_CODES, ZanCategory
+from costa.zan.schema import ARTIF, NOT_ARTIF, PARTIAL
 
 __all__ = [
     "ARTIFICIAL",
@@ -70,13 +71,13 @@ class ParcelRule:
 
 
 def class_counts(ids: np.ndarray, labels: np.ndarray, n_parcels: int) -> np.ndarray:
-    """Pixel count per (parcel, class): ``(n_parcels + 1, 17)``; row 0 = outside any parcel.
+    """Pixel count per (parcel, class code): ``(n_parcels + 1, N_CODES)``; row 0 = outside any parcel.
 
     ``ids`` holds 1-based parcel numbers per pixel (a pixel belongs to the parcel holding its
     centre), ``labels`` class codes (0 = no data).
     """
-    flat = ids.ravel().astype(np.int64) * 17 + labels.ravel()
-    return np.bincount(flat, minlength=(n_parcels + 1) * 17).reshape(n_parcels + 1, 17)
+    flat = ids.ravel().astype(np.int64) * N_CODES + labels.ravel()
+    return np.bincount(flat, minlength=(n_parcels + 1) * N_CODES).reshape(n_parcels + 1, N_CODES)
 
 
 def urban_usage(counts: np.ndarray, pixel_area: float, rule: ParcelRule = ParcelRule()) -> np.ndarray:
@@ -117,7 +118,5 @@ def parcel_status(
     """``artificialisée`` / ``partiellement artificialisée`` / ``non artificialisée`` per parcel."""
     share = np.divide(artif_m2, surface_m2, out=np.zeros_like(artif_m2, dtype=float), where=surface_m2 > 0)
     return np.where(
-        share >= rule.artif_share,
-        "artificialisée",
-        np.where(artif_m2 >= rule.partial_m2, "partiellement artificialisée", "non artificialisée"),
+        share >= rule.artif_share, ARTIF, np.where(artif_m2 >= rule.partial_m2, PARTIAL, NOT_ARTIF)
     )
