@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,24 @@ CARD = ModelCard(
 )
 """The test models' card. A random-weight deep U-Net has a far wider effective receptive field
 than a trained one, so its card declares a 192 px halo (the demo model's card says 128)."""
+
+
+def costa(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user does, in a fresh process (wide COLUMNS: one line per message)."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "costa", *map(str, args)], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def assert_clean_error(res: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """Exit 2, one ``error:`` line holding every fragment, no traceback."""
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    for f in fragments:
+        assert f in res.stderr, res.stderr
 
 
 def structured_image(seed: int, height: int, width: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from costa.nomenclature import CLASSES
 from costa.report import build_pages, build_report
 from costa.report.overlay import read_overlay
 from costa.report.render import render_commune
-from tests.test_cli import assert_clean_error, costa
+from tests.conftest import assert_clean_error, costa
 
 FIGURES = [
     "artif_ha", "artif_pct", "surface_ha", "n_parcelles", "n_parcelles_artif", "n_parcelles_partielles",

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from costa.errors import SourceReadError
 from costa.report.serve import create_app, safe_name
-from tests.test_cli import assert_clean_error, costa
+from tests.conftest import assert_clean_error, costa
 
 
 def tree(root: Path) -> dict[str, tuple[int, int]]:

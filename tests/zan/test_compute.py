@@ -15,7 +15,7 @@ from rasterio.warp import transform_geom
 from costa.demo.territory import make_territory
 from costa.zan.compute import compute
 from costa.zan.io import write
-from tests.test_cli import assert_clean_error, costa
+from tests.conftest import assert_clean_error, costa
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ from costa.inference.runtime import open_model
 from costa.models.flair import FLAIR1_TO_COSTA, import_flair
 from costa.models.quantize import quantize_int8
 from costa.models.zoo import demo_model_path
-from tests.conftest import structured_image
-from tests.test_cli import costa
+from tests.conftest import costa, structured_image
 
 torch = pytest.importorskip("torch")
 

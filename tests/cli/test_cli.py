@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,23 +11,7 @@ import rasterio
 
 from costa.errors import OutputError
 from costa.io.writer import check_writable
-from tests.conftest import structured_image, tiny_onnx, write_raster
-
-
-def costa(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "costa", *map(str, args)], capture_output=True, text=True, env=env, timeout=300
-    )
-
-
-def assert_clean_error(res: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert res.returncode == 2, res.stderr
-    assert "Traceback" not in res.stderr
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
-    for f in fragments:
-        assert f in res.stderr, res.stderr
+from tests.conftest import assert_clean_error, costa, structured_image, tiny_onnx, write_raster
 
 
 def test_predict_ok_and_quiet(ortho: Path, tiny_model: Path, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from costa.inference import PredictOptions, predict
 from costa.jobs import Job, run_job
 from costa.models.zoo import demo_model_path
 from costa.nomenclature import by_code
-from tests.test_cli import assert_clean_error, costa
+from tests.conftest import assert_clean_error, costa
 
 DALLE = 640
 OPTS = ["--tile", "512", "--halo", "128"]

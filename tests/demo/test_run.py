@@ -11,7 +11,7 @@ from rio_cogeo.cogeo import cog_validate
 from costa.demo.run import run_demo
 from costa.inference.runtime import open_model
 from costa.models.zoo import demo_model_path
-from tests.test_cli import costa
+from tests.conftest import costa
 
 
 def test_demo_model_honours_the_contract() -> None:
