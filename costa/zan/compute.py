@@ -12,22 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 from rasterio.features import rasterize
 
 from costa.errors import SourceError, SourceReadError, first_line
 from costa.nomenclature import CLASSES
-from costa.zan.rules import (
-    RULESETS,
-    RuleSet,
-    artificialised,
-    class_counts,
-    parcel_status,
-    urban_usage,
-)
+from costa.tiling.tiles import Box
+from costa.zan.rules import RULESETS, RuleSet, parcel_status
 from costa.zan.schema import ARTIF, COUNT_FIELDS
+from costa.zan.windowed import Measure, Plan, Zones, landcover_source, measure, open_grid
 
-__all__ = ["ZanResult", "compute"]
+__all__ = ["ZanResult", "compute", "read_communes", "read_parcels", "rules_named", "zone_ids"]
 
 _COMMUNE_FIELDS = (("INSEE_COM", "NOM"), ("code_insee", "nom_officiel"), ("insee_com", "nom"))
 
@@ -43,9 +37,11 @@ class ZanResult:
     """Caveats on the figures (e.g. communes too small for the rule set's patch threshold)."""
 
 
-def _read(path: str | Path, what: str) -> Any:
+def _read(path: Any, what: str) -> Any:
     import geopandas as gpd
 
+    if isinstance(path, gpd.GeoDataFrame):
+        return path.copy()
     p = Path(path)
     if not p.exists():
         raise SourceReadError(f"{what} file not found: {p}")
@@ -62,6 +58,36 @@ def _read(path: str | Path, what: str) -> Any:
     return gdf
 
 
+def read_parcels(parcels: Any) -> Any:
+    """Parcels as a GeoDataFrame with ``id`` and ``commune``, invalid geometries repaired.
+
+    The number repaired is kept in ``attrs["invalid_geometries_repaired"]``.
+    """
+    gp = _read(parcels, "parcels")
+    for name in ("id", "commune"):
+        if name not in gp.columns:
+            raise SourceError(
+                f"{parcels} has no '{name}' field (Etalab cadastre: id, commune, section, numero)"
+            )
+    invalid = int((~gp.geometry.is_valid).sum())
+    gp["geometry"] = gp.geometry.make_valid()
+    gp.attrs["invalid_geometries_repaired"] = gp.attrs.get("invalid_geometries_repaired", 0) + invalid
+    return gp
+
+
+def read_communes(communes: Any) -> Any:
+    """Commune boundaries as a GeoDataFrame with ``insee_com`` and ``nom`` (ADMIN EXPRESS 3 or 4)."""
+    gc = _read(communes, "communes")
+    if {"insee_com", "nom"} <= set(gc.columns):
+        return gc
+    pair = next((f for f in _COMMUNE_FIELDS if set(f) <= set(gc.columns)), None)
+    if pair is None:
+        raise SourceError(
+            f"{communes} needs INSEE_COM/NOM (ADMIN EXPRESS 3) or code_insee/nom_officiel (4)"
+        )
+    return gc.rename(columns={pair[0]: "insee_com", pair[1]: "nom"})
+
+
 def zone_ids(zones: Any, crs: Any, shape: tuple[int, int], transform: Any) -> np.ndarray:
     """1-based row number of the polygon holding each pixel centre (0 = none), on the raster grid."""
     geoms = zones.to_crs(crs).geometry
@@ -71,34 +97,45 @@ def zone_ids(zones: Any, crs: Any, shape: tuple[int, int], transform: Any) -> np
     return ids
 
 
-def _measure_vintage(path: str | Path, parcels: Any, communes: Any | None, rules: RuleSet) -> dict[str, Any]:
-    """Rasterise parcels/communes on the raster grid and count classes and artificialisation."""
-    with rasterio.open(path) as src:
-        labels = src.read(1)
-        transform, shape, crs = src.transform, src.shape, src.crs
-        year = src.tags().get("YEAR")
-    if crs is None:
-        raise SourceError(f"{path} has no CRS")
-    px = abs(transform.a * transform.e)
-    ids = zone_ids(parcels, crs, shape, transform)
-    n = len(parcels)
-    counts = class_counts(ids, labels, n)
-    urban = urban_usage(counts, px)
-    artif = artificialised(labels, urban[ids], rules, px)
-    out = {
-        "year": year,
-        "crs": crs,
-        "px": px,
-        "counts": counts,
-        "urban": urban,
-        "artif": artif,
-        "ids": ids,
-        "artif_px": np.bincount(ids.ravel(), weights=artif.ravel(), minlength=n + 1),
-        "labels": labels,
-    }
-    if communes is not None:
-        out["cids"] = zone_ids(communes, crs, shape, transform)
-    return out
+def _plan(sources: list[Any], gp: Any, gc: Any | None, rs: RuleSet) -> tuple[Plan, list[str]]:
+    """Open and check the rasters, put parcels and communes on their grid; the commune keys."""
+    srcs = [landcover_source(s) for s in sources]
+    names = [Path(s).name for s in sources]
+    grids = [open_grid(s, n) for s, n in zip(srcs, names, strict=True)]
+    g = grids[0]
+    if len(grids) == 2:
+        o = grids[1]
+        if (o.crs, o.transform, o.height, o.width) != (g.crs, g.transform, g.height, g.width):
+            raise SourceError(f"{sources[1]} and {sources[0]} are not on the same grid; align them first")
+    parcels = Zones(np.asarray(gp.to_crs(g.crs).geometry.values))
+    if gc is not None:
+        keys = list(gc["insee_com"].astype(str))
+        communes, commune_of = Zones(np.asarray(gc.to_crs(g.crs).geometry.values)), np.zeros(1, np.int32)
+    else:
+        keys = sorted(gp["commune"].astype(str).unique())
+        code_of = {k: i + 1 for i, k in enumerate(keys)}
+        communes = None
+        commune_of = np.array([0] + [code_of[k] for k in gp["commune"].astype(str)], np.int32)
+    plan = Plan(
+        sources=tuple(srcs),
+        names=tuple(names),
+        grid=g,
+        parcels=parcels,
+        communes=communes,
+        commune_of=commune_of,
+        n_communes=len(keys),
+        rules=rs,
+        patch_px=max(1, round(rs.patch_m2 / g.pixel_area)),
+        built_px=max(1, round(rs.built_patch_m2 / g.pixel_area)),
+    )
+    return plan, keys
+
+
+def rules_named(rules: str) -> RuleSet:
+    """The rule set ``--rules`` names (one line listing them otherwise)."""
+    if rules not in RULESETS:
+        raise SourceError(f"--rules {rules!r}: choose one of {', '.join(RULESETS)}")
+    return RULESETS[rules]
 
 
 def compute(
@@ -110,17 +147,26 @@ def compute(
     rules: str = "cosia-2023",
     year: int | None = None,
     year_before: int | None = None,
+    window: int | None = None,
+    area: Box | None = None,
 ) -> ZanResult:
     """Compute the ZAN tables (one vintage, or two with flux).
 
+    The rasters are read window by window (:mod:`costa.zan.windowed`): the tables do not
+    depend on ``window``, memory does.
+
     Args:
-        landcover: class raster of the (newer) vintage, e.g. from :func:`costa.predict`.
-        parcels: parcels (Etalab cadastre GeoJSON or any OGR source with ``id`` and ``commune``).
+        landcover: class raster of the (newer) vintage, e.g. from :func:`costa.predict`; a
+            file, a VRT or a folder of same-grid rasters.
+        parcels: parcels (Etalab cadastre GeoJSON or any OGR source with ``id`` and ``commune``,
+            or a GeoDataFrame).
         communes: commune boundaries (``INSEE_COM``/``NOM``); default: communes of the parcels.
         landcover_before: class raster of the older vintage on the same grid, for the flux.
         rules: rule set name (see :data:`costa.zan.RULESETS`).
         year: vintage of ``landcover`` (default: its ``YEAR`` tag).
         year_before: vintage of ``landcover_before`` (default: its ``YEAR`` tag).
+        window: window side in pixels (default :data:`costa.zan.windowed.DEFAULT_WINDOW`).
+        area: pixel box of the raster to measure (default: all of it); patches end at its edge.
 
     Examples:
         >>> import costa
@@ -132,40 +178,27 @@ def compute(
         (True, True)
         >>> print(r.notes[0][:60])  # a 0.6 ha territory is far below the 2,500 m² patch scale
         commune 99101 (Saint-Costa-les-Vignes) covers 0.59 ha, under
+        >>> v2 = compute(terr.truth[2024], terr.parcels, terr.communes, rules="cosia-2023-v2", window=128)
+        >>> v2.communes[["regles", "regles_version"]].values.tolist()[0]
+        ['cosia-2023', 2]
 
     """
+    import geopandas as gpd
     import pandas as pd
 
-    if rules not in RULESETS:
-        raise SourceError(f"--rules {rules!r}: choose one of {', '.join(RULESETS)}")
-    rs = RULESETS[rules]
-    gp = _read(parcels, "parcels")
-    for field in ("id", "commune"):
-        if field not in gp.columns:
-            raise SourceError(
-                f"{parcels} has no '{field}' field (Etalab cadastre: id, commune, section, numero)"
-            )
-    invalid = int((~gp.geometry.is_valid).sum())
-    gp["geometry"] = gp.geometry.make_valid()
-    gc = None
-    if communes is not None:
-        gc = _read(communes, "communes")
-        pair = next((f for f in _COMMUNE_FIELDS if set(f) <= set(gc.columns)), None)
-        if pair is None:
-            raise SourceError(
-                f"{communes} needs INSEE_COM/NOM (ADMIN EXPRESS 3) or code_insee/nom_officiel (4)"
-            )
-        gc = gc.rename(columns={pair[0]: "insee_com", pair[1]: "nom"})
-    new = _measure_vintage(landcover, gp, gc, rs)
-    old = _measure_vintage(landcover_before, gp, gc, rs) if landcover_before else None
-    if old is not None and old["labels"].shape != new["labels"].shape:
-        raise SourceError(f"{landcover_before} and {landcover} are not on the same grid; align them first")
-    if not new["counts"][1:, 1:].any():
+    rs = rules_named(rules)
+    gp = read_parcels(parcels)
+    gc = read_communes(communes) if communes is not None else None
+    sources = [landcover] + ([landcover_before] if landcover_before else [])
+    plan, keys = _plan(sources, gp, gc, rs)
+    m = measure(plan, area=area, window=window)
+    if not m.counts[0][1:, 1:].any():
         raise SourceError(f"no parcel of {parcels} overlaps {landcover} (check CRS and extent)")
-    y_new = year or _int(new["year"], "--year", landcover)
-    y_old = (year_before or _int(old["year"], "--year-before", landcover_before)) if old is not None else None
-    px = new["px"]
-    c = new["counts"][1:]
+    two = landcover_before is not None
+    y_new = year or _int(m.grid.year, "--year", landcover)
+    y_old = (year_before or _int(_year(plan, 1), "--year-before", landcover_before)) if two else None
+    px = m.grid.pixel_area
+    c = m.counts[0][1:]
     table = pd.DataFrame(
         {
             "id": gp["id"].astype(str),
@@ -174,32 +207,29 @@ def compute(
             "numero": gp.get("numero", pd.Series([""] * len(gp))).astype(str),
             "contenance": pd.to_numeric(gp.get("contenance", pd.Series([np.nan] * len(gp))), errors="coerce"),
             "surface_m2": c[:, 1:].sum(1) * px,
-            "artif_m2": new["artif_px"][1:] * px,
+            "artif_m2": m.artif[0][1:] * px,
         }
-    )
+    ).reset_index(drop=True)
     table["artif_pct"] = np.where(
         table.surface_m2 > 0, 100 * table.artif_m2 / table.surface_m2.where(table.surface_m2 > 0, 1), 0.0
     )
-    table["usage_urbain"] = new["urban"][1:]
+    table["usage_urbain"] = m.urban[0][1:]
     table["sans_pixel"] = c.sum(1) == 0  # holds no pixel centre: outside the raster or sliver (ZAN.md)
     table["statut"] = parcel_status(table.artif_m2.to_numpy(), table.surface_m2.to_numpy())
     for cls in CLASSES:
         table[f"{cls.slug}_m2"] = c[:, cls.code] * px
-    if old is not None:
-        table["statut_old"] = parcel_status(old["artif_px"][1:] * px, table.surface_m2.to_numpy())
-        gained, lost = new["artif"] & ~old["artif"], old["artif"] & ~new["artif"]
-        new["flux"] = (gained, lost)  # pixel-level changes, counted per commune in _communes
-        n = len(gp) + 1
-        table["flux_artif_m2"] = np.bincount(new["ids"].ravel(), weights=gained.ravel(), minlength=n)[1:] * px
-        table["flux_desartif_m2"] = (
-            np.bincount(new["ids"].ravel(), weights=lost.ravel(), minlength=n)[1:] * px
-        )
-    import geopandas as gpd
-
-    parcelles = gpd.GeoDataFrame(table, geometry=gp.to_crs(new["crs"]).geometry.values)
-    parcelles.attrs["invalid_geometries_repaired"] = invalid
-    communes_df = _communes(parcelles, new, old, gc, rs, y_new, y_old)
+    if two:
+        table["statut_old"] = parcel_status(m.artif[1][1:] * px, table.surface_m2.to_numpy())
+        table["flux_artif_m2"] = m.artif[2][1:] * px
+        table["flux_desartif_m2"] = m.artif[3][1:] * px
+    parcelles = gpd.GeoDataFrame(table, geometry=gp.to_crs(m.grid.crs).geometry.values)
+    parcelles.attrs["invalid_geometries_repaired"] = gp.attrs["invalid_geometries_repaired"]
+    communes_df = _communes(parcelles, m, keys, gc, rs, y_new, y_old)
     return ZanResult(parcelles, communes_df, rs, scale_notes(communes_df, rs))
+
+
+def _year(plan: Plan, i: int) -> str | None:
+    return open_grid(plan.sources[i], plan.names[i]).year
 
 
 SMALL_AREA_PATCHES = 10
@@ -244,8 +274,8 @@ def _int(value: Any, option: str, path: Any) -> int:
 
 def _communes(
     parcelles: Any,
-    new: dict[str, Any],
-    old: dict[str, Any] | None,
+    m: Measure,
+    keys: list[str],
     gc: Any | None,
     rs: RuleSet,
     y_new: int,
@@ -253,25 +283,15 @@ def _communes(
 ) -> Any:
     import pandas as pd
 
-    px = new["px"]
+    px = m.grid.pixel_area
+    names = list(gc["nom"].astype(str)) if gc is not None else keys
+    perimetre = "commune" if gc is not None else "parcelles"
+    counts, artif = m.zone_counts[0], m.zone_artif[0]
+    by_commune = dict(tuple(parcelles.groupby("commune", sort=False)))
+    empty = parcelles.iloc[:0]
     rows = []
-    if gc is not None:
-        keys = list(gc["insee_com"].astype(str))
-        names = list(gc["nom"].astype(str))
-        zone, perimetre = new["cids"], "commune"
-    else:
-        keys = sorted(parcelles["commune"].unique())
-        names = keys
-        code_of = {k: i + 1 for i, k in enumerate(keys)}
-        lut = np.array([0] + [code_of[k] for k in parcelles["commune"]], np.int32)
-        zone, perimetre = lut[new["ids"]], "parcelles"
-    n = len(keys) + 1
-    counts = class_counts(zone, new["labels"], len(keys))
-    artif = np.bincount(zone.ravel(), weights=new["artif"].ravel(), minlength=n)
-    if old is not None:
-        gained, lost = (np.bincount(zone.ravel(), weights=f.ravel(), minlength=n) for f in new["flux"])
     for i, (k, name) in enumerate(zip(keys, names, strict=True), start=1):
-        p = parcelles[parcelles["commune"] == k]
+        p = by_commune.get(k, empty)
         surface = counts[i, 1:].sum() * px
         row: dict[str, Any] = {
             "insee_com": k,
@@ -287,14 +307,15 @@ def _communes(
         for cls in CLASSES:
             row[f"{cls.slug}_ha"] = counts[i, cls.code] * px / 1e4
         row["regles"], row["regles_version"] = rs.name, rs.version
-        if old is not None:
+        if y_old is not None:
+            gained, lost = m.zone_artif[2][i], m.zone_artif[3][i]
             row.update(
                 {
                     "annee_old": y_old,
                     "annee_new": y_new,
-                    "flux_artif_ha": gained[i] * px / 1e4,
-                    "flux_desartif_ha": lost[i] * px / 1e4,
-                    "flux_artif_net_ha": (gained[i] - lost[i]) * px / 1e4,
+                    "flux_artif_ha": gained * px / 1e4,
+                    "flux_desartif_ha": lost * px / 1e4,
+                    "flux_artif_net_ha": (gained - lost) * px / 1e4,
                     "n_parcelles_nouvellement_artif": int(
                         ((p.statut == ARTIF) & (p.statut_old != ARTIF)).sum()
                     ),

@@ -1,7 +1,10 @@
 """ZAN rules as pure functions on class rasters, parcel-id rasters and count tables.
 
 Rule set ``cosia-2023`` (version 1) applies the décret n° 2023-1096 categories with the
-OCS GE reference thresholds; ``cosia-2023-pixel`` applies the categories pixel by pixel.
+OCS GE reference thresholds through GDAL's sieve; ``cosia-2023`` version 2 (``cosia-2023-v2``)
+applies the same thresholds as a rule on the graph of patches that is exactly computable by
+windows (see :func:`absorb_small_patches`); ``cosia-2023-pixel`` applies the categories pixel
+by pixel.
 Which classes are artificialised comes from :mod:`costa.nomenclature` (one source of truth);
 lawns (13) count only on urban-usage land.
 
@@ -29,9 +32,11 @@ __all__ = [
     "RULESETS",
     "ParcelRule",
     "RuleSet",
+    "absorb_small_patches",
     "artificialised",
     "class_counts",
     "parcel_status",
+    "pixel_artificialised",
     "urban_usage",
 ]
 
@@ -45,19 +50,28 @@ LAWN = next(c.code for c in CLASSES if c.zan is ZanCategory.USAGE)
 
 @dataclass(frozen=True)
 class RuleSet:
-    """A named, versioned way of turning classes into artificialisation."""
+    """A named, versioned way of turning classes into artificialisation.
+
+    ``method`` says how the thresholds are applied: ``"sieve"`` (GDAL's sieve over the whole
+    area at once, version 1) or ``"graph"`` (:func:`absorb_small_patches`, exact by windows).
+    """
 
     name: str
     version: int
     thresholds: bool
     patch_m2: float = 2500.0
     built_patch_m2: float = 50.0
+    method: str = "sieve"
 
 
 RULESETS: dict[str, RuleSet] = {
     "cosia-2023": RuleSet("cosia-2023", 1, thresholds=True),
+    "cosia-2023-v2": RuleSet("cosia-2023", 2, thresholds=True, method="graph"),
     "cosia-2023-pixel": RuleSet("cosia-2023-pixel", 1, thresholds=False),
 }
+"""Rule sets by the name ``--rules`` takes. ``cosia-2023`` v1 (GDAL sieve) needs the whole area
+in memory: use it for a commune; ``cosia-2023-v2`` gives the same kind of figures in bounded
+memory, for any area and any window."""
 
 
 @dataclass(frozen=True)
@@ -91,15 +105,28 @@ def urban_usage(counts: np.ndarray, pixel_area: float, rule: ParcelRule = Parcel
     return out
 
 
+def pixel_artificialised(labels: np.ndarray, urban: np.ndarray) -> np.ndarray:
+    """Décret categories pixel by pixel: classes 1–5, and lawn on urban-usage land.
+
+    >>> pixel_artificialised(np.array([1, 13, 13, 14]), np.array([0, 1, 0, 1], bool)).tolist()
+    [True, True, False, False]
+    """
+    out: np.ndarray = np.isin(labels, ARTIFICIAL) | ((labels == LAWN) & urban)
+    return out
+
+
 def artificialised(labels: np.ndarray, urban: np.ndarray, rules: RuleSet, pixel_area: float) -> np.ndarray:
-    """Boolean raster of artificialised pixels.
+    """Boolean raster of artificialised pixels (rule sets without thresholds, or version 1).
 
     With thresholds: artificialised patches under ``patch_m2`` inside non-artificialised land
     become non-artificialised and vice versa (8-connected patches, GDAL sieve), except built
-    patches of at least ``built_patch_m2``, which always stay artificialised.
+    patches of at least ``built_patch_m2``, which always stay artificialised. Rule sets with
+    ``method="graph"`` are computed by :func:`costa.zan.windowed.measure`.
     """
+    if rules.thresholds and rules.method != "sieve":
+        raise ValueError(f"{rules.name} v{rules.version} is computed by windows: use costa.zan.windowed")
     valid = labels > 0
-    artif = np.isin(labels, ARTIFICIAL) | ((labels == LAWN) & urban)
+    artif = pixel_artificialised(labels, urban)
     if not rules.thresholds:
         pixelwise: np.ndarray = artif & valid
         return pixelwise
@@ -109,6 +136,70 @@ def artificialised(labels: np.ndarray, urban: np.ndarray, rules: RuleSet, pixel_
     built = np.isin(labels, BUILT).astype(np.uint8)
     big_built = sieve(built, size=max(1, round(rules.built_patch_m2 / pixel_area)), connectivity=8) == 1
     out: np.ndarray = (smoothed | (big_built & built.astype(bool))) & valid
+    return out
+
+
+def absorb_small_patches(
+    size: np.ndarray, key: np.ndarray, artif: np.ndarray, pairs: np.ndarray, patch_px: int
+) -> np.ndarray:
+    """Final category of each patch under rule set ``cosia-2023`` version 2.
+
+    Patches are the 8-connected components of artificialised pixels and of non-artificialised
+    pixels (no-data pixels belong to none); two patches are neighbours when a pixel of one is
+    8-adjacent to a pixel of the other (so neighbours have opposite categories). Patches are
+    ordered by size, then by their first pixel in row-major order over the raster (``key``),
+    a total order that does not depend on how the raster is cut into windows.
+
+    * A patch of at least ``patch_px`` pixels keeps its category.
+    * A smaller patch is *absorbed* by its largest neighbour and takes the category that
+      neighbour ends with; chains of small patches are followed to their end (a small patch
+      in a small patch in a large one ends with the large one's category).
+    * When two small patches are each other's largest neighbour, the larger keeps its own
+      category (and the smaller takes it); a small patch with no neighbour keeps its own.
+
+    This is GDAL's sieve (merge into the largest neighbour, follow chains) stated on the
+    graph of whole patches, without the sieve's dependence on the scan order and on
+    4-connected neighbourhoods; built patches of 50 m² are then always artificialised (as in
+    version 1), which the caller applies.
+
+    Args:
+        size: pixels per patch.
+        key: first pixel of each patch (row-major index over the raster).
+        artif: category of each patch before the rule.
+        pairs: ``(m, 2)`` neighbouring patches (any order; duplicates allowed).
+        patch_px: the threshold (2,500 m² / pixel area).
+
+    Returns:
+        The category of each patch after the rule.
+
+    >>> size, key = np.array([100, 5, 2, 1]), np.arange(4)
+    >>> artif = np.array([True, False, True, False])        # town, field in it, shed in the field, hole
+    >>> pairs = np.array([[0, 1], [1, 2], [2, 3]])
+    >>> absorb_small_patches(size, key, artif, pairs, patch_px=10).tolist()
+    [True, True, True, True]
+    """
+    n = len(size)
+    idx = np.arange(n)
+    rank = np.empty(n, np.int64)
+    rank[np.lexsort((key, -size))] = idx  # 0 = largest
+    target = idx.copy()
+    if len(pairs):
+        src = np.r_[pairs[:, 0], pairs[:, 1]]
+        dst = np.r_[pairs[:, 1], pairs[:, 0]]
+        keep = (size[src] < patch_px) & (src != dst)
+        src, dst = src[keep], dst[keep]
+        order = np.lexsort((rank[dst], src))
+        src, dst = src[order], dst[order]
+        first = np.r_[True, src[1:] != src[:-1]] if len(src) else np.zeros(0, bool)
+        target[src[first]] = dst[first]
+    mutual = (target[target] == idx) & (target != idx) & (rank < rank[target])
+    target[mutual] = idx[mutual]
+    while True:
+        nxt = target[target]
+        if np.array_equal(nxt, target):
+            break
+        target = nxt
+    out: np.ndarray = artif[target]
     return out
 
 

@@ -1,0 +1,611 @@
+r"""ZAN measurement by windows: memory set by the window, not by the area.
+
+The land-cover raster (one file, a VRT, or a folder of same-grid COGs) is read by windows
+aligned to its blocks; the parcels meeting a window come from an STRtree and are rasterised
+on that window only, at pixel centres (the rule of :func:`costa.zan.compute.zone_ids`; parcels
+keep their order, so where two overlap the later one wins, as over the whole raster). Per
+window, one ``bincount`` gives pixel counts per (parcel, class); they add up over windows.
+
+Up to three passes, each a loop over windows with nothing kept from one window to the next
+but small per-parcel or per-patch tables:
+
+1. **counts**: pixels per (parcel, class) and per (commune, class) → the usage proxy per parcel;
+2. **patches** (rule sets with ``method="graph"`` only): per window, the 8-connected patches of
+   artificialised and of non-artificialised pixels and of built pixels
+   (``scipy.ndimage.label``); their sizes, first pixels and 8-adjacencies; their labels along
+   the window's edges. Fragments are merged across window edges with a union-find
+   (``scipy.sparse.csgraph.connected_components``), so sizes and neighbourhoods are those of
+   whole patches, and :func:`costa.zan.rules.absorb_small_patches` decides each patch once;
+3. **figures**: artificialised pixels (and the flux between two vintages) per parcel and per
+   commune, the patches' decisions applied window by window.
+
+Each window's results depend only on its pixels, so the tables are the same for any window
+size. Rule set ``cosia-2023`` v1 goes through GDAL's sieve, which needs the whole area at
+once: it runs as one window (fine for a commune, not for a département).
+
+>>> plan_windows(Box(0, 0, 1000, 700), window=512, block=(256, 256))[:3]
+[Box(row=0, col=0, height=512, width=512), Box(row=0, col=512, height=512, width=188), Box(row=512, col=0, height=488, width=512)]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+
+from costa.errors import OptionError, SourceError, SourceReadError, first_line
+from costa.nomenclature import N_CODES
+from costa.tiling.tiles import Box
+from costa.zan.rules import (
+    ARTIFICIAL,
+    BUILT,
+    LAWN,
+    RuleSet,
+    absorb_small_patches,
+    artificialised,
+    pixel_artificialised,
+    urban_usage,
+)
+
+__all__ = [
+    "BYTES_PER_PX",
+    "DEFAULT_WINDOW",
+    "MAX_PIXEL_M",
+    "Measure",
+    "landcover_source",
+    "measure",
+    "plan_windows",
+    "window_for_budget",
+]
+
+BYTES_PER_PX = 40
+"""Peak working memory per window pixel in the patch pass (measured, see benchmarks/RESULTS.md)."""
+DEFAULT_WINDOW = 4096
+"""Default window side (px): 4096² × 40 B ≈ 0.7 GB of window arrays per process."""
+MAX_PIXEL_M = 1.0
+"""Coarsest pixel the ZAN rules accept (50 m² built patch = 1,250 px at 20 cm, 50 px at 1 m)."""
+
+
+def window_for_budget(budget_bytes: float) -> int:
+    """Largest window side (multiple of 512 px) whose working arrays fit ``budget_bytes``.
+
+    >>> window_for_budget(0.7e9), window_for_budget(2e9)
+    (4096, 7168)
+    """
+    return max(512, int(math.sqrt(budget_bytes / BYTES_PER_PX)) // 512 * 512)
+
+
+def plan_windows(area: Box, window: int, block: tuple[int, int]) -> list[Box]:
+    """Windows covering ``area`` in row-major order, on a grid anchored at the raster's origin.
+
+    A window of at least one block is rounded to whole blocks, so each block is read once;
+    smaller windows (tests) are used as given.
+    """
+    if window < 1:
+        raise OptionError(f"--window {window}: give a window side in pixels, e.g. {DEFAULT_WINDOW}")
+    wh = max(1, round(window / block[0])) * block[0] if window >= block[0] else window
+    ww = max(1, round(window / block[1])) * block[1] if window >= block[1] else window
+    boxes = []
+    for r in range(area.row // wh * wh, area.row_stop, wh):
+        for c in range(area.col // ww * ww, area.col_stop, ww):
+            b = Box(r, c, wh, ww).intersect(area)
+            if not b.empty:
+                boxes.append(b)
+    return boxes
+
+
+# --------------------------------------------------------------------------- land-cover input
+
+
+def landcover_source(path: str | Path) -> str:
+    """What rasterio opens for a land-cover input: the file, or a VRT of a folder's rasters.
+
+    Raises SourceReadError when the path does not exist or holds no raster.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SourceReadError(f"land-cover raster not found: {p}")
+    if not p.is_dir():
+        return str(p)
+    from costa.io.mosaic import find_dalles, scan
+
+    mosaic = scan(find_dalles(p))
+    if mosaic.broken:
+        raise SourceReadError(mosaic.broken[0][1])
+    dalles = "".join(
+        f'<SimpleSource><SourceFilename relativeToVRT="0">{d.path.resolve()}</SourceFilename>'
+        f"<SourceBand>1</SourceBand>"
+        f'<SrcRect xOff="0" yOff="0" xSize="{d.box.width}" ySize="{d.box.height}"/>'
+        f'<DstRect xOff="{d.box.col}" yOff="{d.box.row}" xSize="{d.box.width}" ySize="{d.box.height}"/>'
+        "</SimpleSource>"
+        for d in mosaic.dalles
+    )
+    gt = ", ".join(repr(v) for v in mosaic.transform.to_gdal())
+    from xml.sax.saxutils import escape
+
+    return (
+        f'<VRTDataset rasterXSize="{mosaic.width}" rasterYSize="{mosaic.height}">'
+        f"<SRS>{escape(mosaic.crs.to_wkt())}</SRS><GeoTransform>{gt}</GeoTransform>"
+        f'<VRTRasterBand dataType="Byte" band="1"><NoDataValue>0</NoDataValue>{dalles}</VRTRasterBand>'
+        "</VRTDataset>"
+    )
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The pixel grid of a land-cover input."""
+
+    crs: Any
+    transform: Any
+    height: int
+    width: int
+    block: tuple[int, int]
+    year: str | None
+
+    @property
+    def pixel_area(self) -> float:
+        """m² per pixel."""
+        return float(abs(self.transform.a * self.transform.e))
+
+    def bounds(self, box: Box) -> tuple[float, float, float, float]:
+        """Map bounds (xmin, ymin, xmax, ymax) of a pixel box."""
+        t = box.transform(self.transform)
+        x0, y0 = t.c, t.f
+        x1, y1 = x0 + box.width * t.a, y0 + box.height * t.e
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def open_grid(source: str, name: str) -> Grid:
+    """Check that ``source`` is a costa class raster and return its grid.
+
+    One line per misfit: not readable, not a single-band integer raster, no CRS or a
+    geographic one, non-square or too coarse pixels, a declared no-data value other than 0.
+    """
+    try:
+        ds = rasterio.open(source)
+    except RasterioError as e:
+        raise SourceReadError(f"{name} is not a raster GDAL can read ({first_line(e, 120)})") from None
+    with ds:
+        if ds.count != 1 or not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
+            raise SourceError(
+                f"{name} is not a class raster: it has {ds.count} band(s) of {ds.dtypes[0]}; "
+                "give a single-band class map such as costa predict writes"
+            )
+        if ds.crs is None:
+            raise SourceError(f"{name} has no CRS; set one (e.g. gdal_edit.py -a_srs EPSG:2154 {name})")
+        if ds.crs.is_geographic:
+            raise SourceError(
+                f"{name} is in a geographic CRS ({ds.crs.to_string()}); ZAN areas need a metric CRS "
+                "such as EPSG:2154: reproject it (nearest neighbour) first"
+            )
+        a, e = abs(ds.transform.a), abs(ds.transform.e)
+        if ds.transform.b or ds.transform.d or not math.isclose(a, e, rel_tol=1e-6):
+            raise SourceError(f"{name} has {a:g} × {e:g} pixels: ZAN needs square, north-up pixels")
+        if a > MAX_PIXEL_M:
+            raise SourceError(
+                f"{name} has {a:g} m pixels: the ZAN rules (50 m² buildings, parcels) need pixels of "
+                f"{MAX_PIXEL_M:g} m or finer (costa's class maps are 0.2 m)"
+            )
+        if ds.nodata is not None and ds.nodata != 0:
+            raise SourceError(
+                f"{name} declares no-data {ds.nodata:g}, but class 0 is costa's no data: recode "
+                f"{ds.nodata:g} to 0 and declare 0 (gdal_edit.py -a_nodata 0 {name})"
+            )
+        blocks = ds.block_shapes[0] if ds.block_shapes else (256, 256)
+        return Grid(ds.crs, ds.transform, ds.height, ds.width, tuple(blocks), ds.tags().get("YEAR"))
+
+
+def _check_values(labels: np.ndarray, name: str) -> None:
+    top = int(labels.max()) if labels.size else 0
+    if top >= N_CODES or (labels.size and int(labels.min()) < 0):
+        bad = labels[(labels >= N_CODES) | (labels < 0)]
+        value = int(bad.max()) if (bad >= N_CODES).any() else int(bad.min())
+        raise SourceError(
+            f"{name} holds value {value}, which is no class of costa's nomenclature (1–{N_CODES - 1}, "
+            f"0 = no data); if {value} marks no data, recode it to 0 and declare it (-a_nodata 0)"
+        )
+
+
+# --------------------------------------------------------------------------- zones per window
+
+
+@dataclass
+class Zones:
+    """Polygons (parcels or communes) in the raster's CRS, found per window by an STRtree."""
+
+    geoms: np.ndarray
+    tree: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from shapely import STRtree
+
+        self.tree = STRtree(self.geoms)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"geoms": self.geoms}  # the tree is rebuilt where it is unpickled
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.geoms = state["geoms"]
+        self.__post_init__()
+
+    def burn(self, grid: Grid, box: Box) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, index)``: 1-based local ids per pixel of ``box`` (0 = none), and the 0-based
+        row of each local id in the table. The polygon holding a pixel centre wins; overlaps go
+        to the later row, as when the whole raster is rasterised at once."""
+        from rasterio.features import rasterize
+        from shapely import box as sbox
+
+        index = np.sort(self.tree.query(sbox(*grid.bounds(box)))).astype(np.int64)
+        if not len(index):
+            return np.zeros((box.height, box.width), np.int32), index
+        ids: np.ndarray = rasterize(
+            zip(self.geoms[index], range(1, len(index) + 1), strict=True),
+            out_shape=(box.height, box.width),
+            transform=box.transform(grid.transform),
+            fill=0,
+            dtype="int32",
+        )
+        return ids, index
+
+
+@dataclass
+class Plan:
+    """Everything a window needs: inputs, zones, rules (picklable, for worker processes)."""
+
+    sources: tuple[str, ...]
+    names: tuple[str, ...]
+    grid: Grid
+    parcels: Zones
+    communes: Zones | None
+    commune_of: np.ndarray
+    """Commune number (1-based) of each parcel row + 1 (index 0 = outside), without communes."""
+    n_communes: int
+    rules: RuleSet
+    patch_px: int = 0
+    built_px: int = 0
+
+
+@dataclass
+class Window:
+    """One window's pixels: class labels per vintage, local parcel ids, commune numbers."""
+
+    box: Box
+    labels: list[np.ndarray]
+    pid: np.ndarray
+    pindex: np.ndarray
+    cid: np.ndarray
+
+
+_OPEN: dict[str, Any] = {}
+
+
+def _dataset(source: str) -> Any:
+    """Datasets stay open per process (GDAL's block cache bounded by GDAL_CACHEMAX)."""
+    if source not in _OPEN:
+        _OPEN[source] = rasterio.open(source)
+    return _OPEN[source]
+
+
+def close_datasets() -> None:
+    """Close the datasets this process opened."""
+    while _OPEN:
+        _OPEN.popitem()[1].close()
+
+
+def _load(plan: Plan, box: Box) -> Window:
+    labels = []
+    for source, name in zip(plan.sources, plan.names, strict=True):
+        lab = _dataset(source).read(1, window=box.window())
+        _check_values(lab, name)
+        labels.append(lab.astype(np.uint8, copy=False))
+    pid, pindex = plan.parcels.burn(plan.grid, box)
+    if plan.communes is not None:
+        cid, cindex = plan.communes.burn(plan.grid, box)
+        cid = np.r_[0, cindex + 1].astype(np.int32)[cid]
+    else:
+        cid = plan.commune_of[np.r_[0, pindex + 1]][pid]
+    return Window(box, labels, pid, pindex, cid)
+
+
+# --------------------------------------------------------------------------- pass 1: counts
+
+
+def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    w = _load(plan, box)
+    k, nz = len(w.pindex) + 1, plan.n_communes + 1
+    pcounts, ccounts = [], []
+    for lab in w.labels:
+        pcounts.append(np.bincount((w.pid.astype(np.int64) * N_CODES + lab).ravel(), minlength=k * N_CODES))
+        ccounts.append(np.bincount((w.cid.astype(np.int64) * N_CODES + lab).ravel(), minlength=nz * N_CODES))
+    return w.pindex, [c.reshape(k, N_CODES) for c in pcounts], [c.reshape(nz, N_CODES) for c in ccounts]
+
+
+# --------------------------------------------------------------------------- pass 2: patches
+
+
+@dataclass
+class Fragments:
+    """Patches of one window and vintage, numbered 1..n locally."""
+
+    size: np.ndarray
+    key: np.ndarray
+    artif: np.ndarray
+    pairs: np.ndarray
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    built_size: np.ndarray
+    built_edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+_EIGHT = np.ones((3, 3), bool)
+
+
+def _components(
+    raw: np.ndarray, valid: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, int, int, np.ndarray, int]:
+    """Patch labels (artificialised 1..n_a, then non-artificialised up to n), built-patch labels."""
+    from scipy import ndimage
+
+    comp, n_a = ndimage.label(raw & valid, structure=_EIGHT)
+    other, n_n = ndimage.label(~raw & valid, structure=_EIGHT)
+    comp = comp.astype(np.int32, copy=False)
+    comp += np.where(other > 0, other.astype(np.int32) + n_a, 0).astype(np.int32)
+    built, n_b = ndimage.label(np.isin(labels, BUILT), structure=_EIGHT)
+    return comp, n_a, n_a + n_n, built.astype(np.int32, copy=False), n_b
+
+
+def _edges(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return a[0].copy(), a[-1].copy(), a[:, 0].copy(), a[:, -1].copy()
+
+
+def _first_pixels(comp: np.ndarray, n: int, box: Box, width: int) -> np.ndarray:
+    """Raster-wide row-major index of each patch's first pixel (a tie-break independent of windows)."""
+    from scipy import ndimage
+
+    key = np.zeros(n + 1, np.int64)
+    for k, sl in enumerate(ndimage.find_objects(comp, max_label=n), start=1):
+        if sl is None:
+            continue
+        rs, cs = sl
+        col = cs.start + int(np.argmax(comp[rs.start, cs] == k))
+        key[k] = (box.row + rs.start) * width + box.col + col
+    return key
+
+
+def _adjacent(comp: np.ndarray, small: np.ndarray) -> np.ndarray:
+    """Distinct 8-adjacent pairs of patches (a, b), at least one of them small, as ``(m, 2)``."""
+    found = []
+    for a, b in (
+        (comp[:, :-1], comp[:, 1:]),
+        (comp[:-1, :], comp[1:, :]),
+        (comp[:-1, :-1], comp[1:, 1:]),
+        (comp[:-1, 1:], comp[1:, :-1]),
+    ):
+        m = (a != b) & (a > 0) & (b > 0)
+        u, v = a[m], b[m]
+        keep = small[u] | small[v]
+        found.append((np.minimum(u, v)[keep].astype(np.int64), np.maximum(u, v)[keep].astype(np.int64)))
+    u = np.concatenate([f[0] for f in found])
+    v = np.concatenate([f[1] for f in found])
+    code = np.unique(u * (len(small) + 1) + v)
+    return np.stack([code // (len(small) + 1), code % (len(small) + 1)], axis=1)
+
+
+def _raw_artif(plan: Plan, w: Window, urban: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    local = urban[np.r_[0, w.pindex + 1]]
+    return pixel_artificialised(lab, local[w.pid])
+
+
+def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
+    w = _load(plan, box)
+    out = []
+    for lab, urb in zip(w.labels, urban, strict=True):
+        valid = lab > 0
+        raw = _raw_artif(plan, w, urb, lab)
+        comp, n_a, n, built, n_b = _components(raw, valid, lab)
+        size = np.bincount(comp.ravel(), minlength=n + 1)
+        artif = np.arange(n + 1) <= n_a
+        artif[0] = False
+        out.append(
+            Fragments(
+                size=size,
+                key=_first_pixels(comp, n, box, plan.grid.width),
+                artif=artif,
+                pairs=_adjacent(comp, size < plan.patch_px),
+                edges=_edges(comp),
+                built_size=np.bincount(built.ravel(), minlength=n_b + 1),
+                built_edges=_edges(built),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- merging fragments
+
+
+def _offsets(sizes: Sequence[int]) -> np.ndarray:
+    """Global number of each window's fragment 0 (fragment k of window i is ``off[i] + k``)."""
+    return np.r_[0, np.cumsum([s - 1 for s in sizes])][:-1].astype(np.int64)
+
+
+def _seams(
+    boxes: list[Box], edges: list[tuple[np.ndarray, ...]], off: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (u, v) of global fragment numbers 8-adjacent across window edges."""
+    glob = [tuple(np.where(e > 0, e + o, 0) for e in es) for es, o in zip(edges, off, strict=True)]
+    us, vs = [], []
+
+    def touch(x: np.ndarray, y: np.ndarray) -> None:  # two facing lines of pixels, offsets -1, 0, 1
+        for a, b in ((x, y), (x[:-1], y[1:]), (x[1:], y[:-1])):
+            m = (a > 0) & (b > 0)
+            us.append(a[m])
+            vs.append(b[m])
+
+    by_pos = {(b.row, b.col): i for i, b in enumerate(boxes)}
+    rows = sorted({b.row for b in boxes})
+    for r_up, r_down in zip(rows, rows[1:], strict=False):
+        up = sorted((b.col, i) for i, b in enumerate(boxes) if b.row == r_up)
+        down = sorted((b.col, i) for i, b in enumerate(boxes) if b.row == r_down)
+        touch(np.concatenate([glob[i][1] for _, i in up]), np.concatenate([glob[i][0] for _, i in down]))
+    for i, b in enumerate(boxes):
+        j = by_pos.get((b.row, b.col_stop))
+        if j is not None:
+            touch(glob[i][3], glob[j][2])
+    if not us:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(us).astype(np.int64), np.concatenate(vs).astype(np.int64)
+
+
+def _roots(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Union-find over ``n`` fragments joined by pairs (u, v): one root number per fragment."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(u), np.int8), (u, v)), shape=(n, n))
+    _, root = connected_components(graph, directed=False)
+    out: np.ndarray = root.astype(np.int64)
+    return out
+
+
+def _decide(plan: Plan, boxes: list[Box], frags: list[Fragments]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per window, the final category of each local patch and whether each built patch is big."""
+    off = _offsets([len(f.size) for f in frags])
+    n = int(off[-1] + len(frags[-1].size))
+    size = np.zeros(n, np.int64)
+    key = np.full(n, np.iinfo(np.int64).max)
+    artif = np.zeros(n, bool)
+    for f, o in zip(frags, off, strict=True):
+        size[o + 1 : o + len(f.size)] = f.size[1:]
+        key[o + 1 : o + len(f.size)] = f.key[1:]
+        artif[o + 1 : o + len(f.size)] = f.artif[1:]
+    u, v = _seams(boxes, [f.edges for f in frags], off)
+    same = artif[u] == artif[v]
+    root = _roots(n, u[same], v[same])
+    nr = int(root.max()) + 1
+    r_size = np.bincount(root, weights=size, minlength=nr).astype(np.int64)
+    r_key = np.full(nr, np.iinfo(np.int64).max)
+    np.minimum.at(r_key, root, key)
+    r_artif = np.zeros(nr, bool)
+    r_artif[root] = artif
+    pairs = [f.pairs + o for f, o in zip(frags, off, strict=True)] + [np.stack([u[~same], v[~same]], 1)]
+    rp = root[np.concatenate(pairs)] if pairs else np.zeros((0, 2), np.int64)
+    final = absorb_small_patches(r_size, r_key, r_artif, rp, plan.patch_px)
+    final_frag = final[root]
+    b_off = _offsets([len(f.built_size) for f in frags])
+    nb = int(b_off[-1] + len(frags[-1].built_size))
+    b_size = np.zeros(nb, np.int64)
+    for f, o in zip(frags, b_off, strict=True):
+        b_size[o + 1 : o + len(f.built_size)] = f.built_size[1:]
+    bu, bv = _seams(boxes, [f.built_edges for f in frags], b_off)
+    b_root = _roots(nb, bu, bv)
+    big = (np.bincount(b_root, weights=b_size) >= plan.built_px)[b_root]
+    per_win = [np.r_[False, final_frag[o + 1 : o + len(f.size)]] for f, o in zip(frags, off, strict=True)]
+    per_win_b = [np.r_[False, big[o + 1 : o + len(f.built_size)]] for f, o in zip(frags, b_off, strict=True)]
+    return per_win, per_win_b
+
+
+# --------------------------------------------------------------------------- pass 3: figures
+
+
+def _figures(
+    plan: Plan, box: Box, urban: list[np.ndarray], decided: list[tuple[np.ndarray, np.ndarray]] | None
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """Artificialised pixels per local parcel and per commune (per vintage, then gained, lost)."""
+    w = _load(plan, box)
+    artifs = []
+    for i, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
+        valid = lab > 0
+        if not plan.rules.thresholds:
+            artif = _raw_artif(plan, w, urb, lab) & valid
+        elif decided is None:  # v1: GDAL sieve over this one window (the whole area)
+            artif = artificialised(lab, urb[np.r_[0, w.pindex + 1]][w.pid], plan.rules, plan.grid.pixel_area)
+        else:
+            raw = _raw_artif(plan, w, urb, lab)
+            comp, _, _, built, _ = _components(raw, valid, lab)
+            final, big = decided[i]
+            artif = (final[comp] | big[built]) & valid
+        artifs.append(artif)
+    layers = list(artifs)
+    if len(artifs) == 2:
+        layers += [artifs[0] & ~artifs[1], artifs[1] & ~artifs[0]]  # gained, lost
+    k, nz = len(w.pindex) + 1, plan.n_communes + 1
+    per_parcel = [np.bincount(w.pid.ravel(), weights=a.ravel(), minlength=k).astype(np.int64) for a in layers]
+    per_commune = [np.bincount(w.cid.ravel(), weights=a.ravel(), minlength=nz).astype(np.int64) for a in layers]
+    return w.pindex, per_parcel, per_commune
+
+
+# --------------------------------------------------------------------------- driver
+
+
+@dataclass
+class Measure:
+    """Pixel counts of one area, per parcel (row 0 = outside) and per commune (row 0 = none).
+
+    Per vintage ``v`` (0 = newer, 1 = older): ``counts[v]`` (parcels × classes),
+    ``zone_counts[v]`` (communes × classes), ``urban[v]``, ``artif[v]`` and ``zone_artif[v]``
+    (artificialised pixels); with two vintages ``artif[2]``/``artif[3]`` (and the same in
+    ``zone_artif``) are the pixels gained and lost.
+    """
+
+    grid: Grid
+    counts: list[np.ndarray]
+    zone_counts: list[np.ndarray]
+    urban: list[np.ndarray]
+    artif: list[np.ndarray]
+    zone_artif: list[np.ndarray]
+    windows: int
+
+
+def measure(
+    plan: Plan,
+    *,
+    area: Box | None = None,
+    window: int | None = None,
+) -> Measure:
+    """Run the passes over the windows of ``area`` (default: the whole raster)."""
+    g = plan.grid
+    area = (area or Box(0, 0, g.height, g.width)).clip(g.height, g.width)
+    rs = plan.rules
+    whole = rs.thresholds and rs.method == "sieve"
+    boxes = [area] if whole else plan_windows(area, window or DEFAULT_WINDOW, g.block)
+    nv, n, nz = len(plan.sources), len(plan.parcels.geoms) + 1, plan.n_communes + 1
+    counts = [np.zeros((n, N_CODES), np.int64) for _ in range(nv)]
+    zone_counts = [np.zeros((nz, N_CODES), np.int64) for _ in range(nv)]
+    with _closing():
+        for box in boxes:
+            pindex, pc, cc = _counts(plan, box)
+            rows = np.r_[0, pindex + 1]
+            for v in range(nv):
+                counts[v][rows] += pc[v]
+                zone_counts[v] += cc[v]
+        urban = [urban_usage(c, g.pixel_area) for c in counts]
+        decided = None
+        if rs.thresholds and rs.method == "graph":
+            frags = [_patches(plan, box, urban) for box in boxes]
+            per_vintage = [_decide(plan, boxes, [f[v] for f in frags]) for v in range(nv)]
+            del frags
+            decided = [[(pv[0][i], pv[1][i]) for pv in per_vintage] for i in range(len(boxes))]
+        nl = 4 if nv == 2 else 1
+        artif = [np.zeros(n, np.int64) for _ in range(nl)]
+        zone_artif = [np.zeros(nz, np.int64) for _ in range(nl)]
+        for i, box in enumerate(boxes):
+            pindex, pp, pc = _figures(plan, box, urban, None if decided is None else decided[i])
+            rows = np.r_[0, pindex + 1]
+            for j in range(nl):
+                artif[j][rows] += pp[j]
+                zone_artif[j] += pc[j]
+    return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
+
+
+@contextlib.contextmanager
+def _closing() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        close_datasets()
