@@ -19,9 +19,17 @@ from costa.nomenclature import CLASSES
 from costa.tiling.tiles import Box
 from costa.zan.rules import RULESETS, RuleSet, parcel_status
 from costa.zan.schema import ARTIF, COUNT_FIELDS
-from costa.zan.windowed import Measure, Plan, Zones, landcover_source, measure, open_grid
+from costa.zan.windowed import Grid, Measure, Plan, Zones, landcover_source, measure, open_grid
 
-__all__ = ["ZanResult", "compute", "read_communes", "read_parcels", "rules_named", "zone_ids"]
+__all__ = [
+    "ZanResult",
+    "check_sources",
+    "compute",
+    "read_communes",
+    "read_parcels",
+    "rules_named",
+    "zone_ids",
+]
 
 _COMMUNE_FIELDS = (("INSEE_COM", "NOM"), ("code_insee", "nom_officiel"), ("insee_com", "nom"))
 
@@ -48,9 +56,7 @@ def _read(path: Any, what: str) -> Any:
     try:
         gdf = gpd.read_file(p)
     except Exception as e:
-        raise SourceReadError(
-            f"{p} is not a vector file GDAL can read ({first_line(e, 120)})"
-        ) from None
+        raise SourceReadError(f"{p} is not a vector file GDAL can read ({first_line(e, 120)})") from None
     if gdf.empty:
         raise SourceError(f"{p} holds no {what}")
     if gdf.crs is None:
@@ -82,9 +88,7 @@ def read_communes(communes: Any) -> Any:
         return gc
     pair = next((f for f in _COMMUNE_FIELDS if set(f) <= set(gc.columns)), None)
     if pair is None:
-        raise SourceError(
-            f"{communes} needs INSEE_COM/NOM (ADMIN EXPRESS 3) or code_insee/nom_officiel (4)"
-        )
+        raise SourceError(f"{communes} needs INSEE_COM/NOM (ADMIN EXPRESS 3) or code_insee/nom_officiel (4)")
     return gc.rename(columns={pair[0]: "insee_com", pair[1]: "nom"})
 
 
@@ -97,16 +101,22 @@ def zone_ids(zones: Any, crs: Any, shape: tuple[int, int], transform: Any) -> np
     return ids
 
 
-def _plan(sources: list[Any], gp: Any, gc: Any | None, rs: RuleSet) -> tuple[Plan, list[str]]:
-    """Open and check the rasters, put parcels and communes on their grid; the commune keys."""
-    srcs = [landcover_source(s) for s in sources]
-    names = [Path(s).name for s in sources]
-    grids = [open_grid(s, n) for s, n in zip(srcs, names, strict=True)]
+def check_sources(sources: list[Any]) -> Grid:
+    """Check the land-cover input(s) (one line per misfit) and return the grid they share."""
+    grids = [open_grid(landcover_source(s), Path(s).name) for s in sources]
     g = grids[0]
     if len(grids) == 2:
         o = grids[1]
         if (o.crs, o.transform, o.height, o.width) != (g.crs, g.transform, g.height, g.width):
             raise SourceError(f"{sources[1]} and {sources[0]} are not on the same grid; align them first")
+    return g
+
+
+def _plan(sources: list[Any], gp: Any, gc: Any | None, rs: RuleSet) -> tuple[Plan, list[str]]:
+    """Open and check the rasters, put parcels and communes on their grid; the commune keys."""
+    g = check_sources(sources)
+    srcs = [landcover_source(s) for s in sources]
+    names = [Path(s).name for s in sources]
     parcels = Zones(np.asarray(gp.to_crs(g.crs).geometry.values))
     if gc is not None:
         keys = list(gc["insee_com"].astype(str))
@@ -193,7 +203,8 @@ def compute(
     plan, keys = _plan(sources, gp, gc, rs)
     m = measure(plan, area=area, window=window)
     if not m.counts[0][1:, 1:].any():
-        raise SourceError(f"no parcel of {parcels} overlaps {landcover} (check CRS and extent)")
+        what = parcels if isinstance(parcels, str | Path) else "the parcels"
+        raise SourceError(f"no parcel of {what} overlaps {landcover} (check CRS and extent)")
     two = landcover_before is not None
     y_new = year or _int(m.grid.year, "--year", landcover)
     y_old = (year_before or _int(_year(plan, 1), "--year-before", landcover_before)) if two else None

@@ -177,6 +177,7 @@ def absorb_small_patches(
     >>> pairs = np.array([[0, 1], [1, 2], [2, 3]])
     >>> absorb_small_patches(size, key, artif, pairs, patch_px=10).tolist()
     [True, True, True, True]
+
     """
     n = len(size)
     idx = np.arange(n)

@@ -23,13 +23,14 @@ Each window's results depend only on its pixels, so the tables are the same for 
 size. Rule set ``cosia-2023`` v1 goes through GDAL's sieve, which needs the whole area at
 once: it runs as one window (fine for a commune, not for a département).
 
->>> plan_windows(Box(0, 0, 1000, 700), window=512, block=(256, 256))[:3]
-[Box(row=0, col=0, height=512, width=512), Box(row=0, col=512, height=512, width=188), Box(row=512, col=0, height=488, width=512)]
+>>> [(b.row, b.col, b.height, b.width) for b in plan_windows(Box(0, 0, 1000, 700), 512, (256, 256))]
+[(0, 0, 512, 512), (0, 512, 512, 188), (512, 0, 488, 512), (512, 512, 488, 188)]
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,9 +45,7 @@ from costa.errors import OptionError, SourceError, SourceReadError, first_line
 from costa.nomenclature import N_CODES
 from costa.tiling.tiles import Box
 from costa.zan.rules import (
-    ARTIFICIAL,
     BUILT,
-    LAWN,
     RuleSet,
     absorb_small_patches,
     artificialised,
@@ -77,7 +76,7 @@ def window_for_budget(budget_bytes: float) -> int:
     """Largest window side (multiple of 512 px) whose working arrays fit ``budget_bytes``.
 
     >>> window_for_budget(0.7e9), window_for_budget(2e9)
-    (4096, 7168)
+    (4096, 6656)
     """
     return max(512, int(math.sqrt(budget_bytes / BYTES_PER_PX)) // 512 * 512)
 
@@ -107,6 +106,9 @@ def plan_windows(area: Box, window: int, block: tuple[int, int]) -> list[Box]:
 def landcover_source(path: str | Path) -> str:
     """What rasterio opens for a land-cover input: the file, or a VRT of a folder's rasters.
 
+    The VRT (an XML string GDAL opens directly, nothing written) carries the first dalle's
+    ``YEAR`` tag.
+
     Raises SourceReadError when the path does not exist or holds no raster.
     """
     p = Path(path)
@@ -130,8 +132,11 @@ def landcover_source(path: str | Path) -> str:
     gt = ", ".join(repr(v) for v in mosaic.transform.to_gdal())
     from xml.sax.saxutils import escape
 
+    with rasterio.open(mosaic.dalles[0].path) as first:  # the vintage, as the dalles carry it
+        year = first.tags().get("YEAR")
+    meta = f'<Metadata><MDI key="YEAR">{escape(year)}</MDI></Metadata>' if year else ""
     return (
-        f'<VRTDataset rasterXSize="{mosaic.width}" rasterYSize="{mosaic.height}">'
+        f'<VRTDataset rasterXSize="{mosaic.width}" rasterYSize="{mosaic.height}">{meta}'
         f"<SRS>{escape(mosaic.crs.to_wkt())}</SRS><GeoTransform>{gt}</GeoTransform>"
         f'<VRTRasterBand dataType="Byte" band="1"><NoDataValue>0</NoDataValue>{dalles}</VRTRasterBand>'
         "</VRTDataset>"
@@ -185,9 +190,9 @@ def open_grid(source: str, name: str) -> Grid:
                 f"{name} is in a geographic CRS ({ds.crs.to_string()}); ZAN areas need a metric CRS "
                 "such as EPSG:2154: reproject it (nearest neighbour) first"
             )
-        a, e = abs(ds.transform.a), abs(ds.transform.e)
-        if ds.transform.b or ds.transform.d or not math.isclose(a, e, rel_tol=1e-6):
-            raise SourceError(f"{name} has {a:g} × {e:g} pixels: ZAN needs square, north-up pixels")
+        a, h = abs(ds.transform.a), abs(ds.transform.e)
+        if ds.transform.b or ds.transform.d or not math.isclose(a, h, rel_tol=1e-6):
+            raise SourceError(f"{name} has {a:g} × {h:g} pixels: ZAN needs square, north-up pixels")
         if a > MAX_PIXEL_M:
             raise SourceError(
                 f"{name} has {a:g} m pixels: the ZAN rules (50 m² buildings, parcels) need pixels of "
@@ -236,9 +241,11 @@ class Zones:
         self.__post_init__()
 
     def burn(self, grid: Grid, box: Box) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids, index)``: 1-based local ids per pixel of ``box`` (0 = none), and the 0-based
-        row of each local id in the table. The polygon holding a pixel centre wins; overlaps go
-        to the later row, as when the whole raster is rasterised at once."""
+        """Local ids per pixel of ``box`` (1-based, 0 = none) and the table row of each id.
+
+        The polygon holding a pixel centre wins; overlaps go to the later row, as when the
+        whole raster is rasterised at once.
+        """
         from rasterio.features import rasterize
         from shapely import box as sbox
 
@@ -431,7 +438,8 @@ def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
 
 def _offsets(sizes: Sequence[int]) -> np.ndarray:
     """Global number of each window's fragment 0 (fragment k of window i is ``off[i] + k``)."""
-    return np.r_[0, np.cumsum([s - 1 for s in sizes])][:-1].astype(np.int64)
+    off: np.ndarray = np.r_[0, np.cumsum([s - 1 for s in sizes])][:-1].astype(np.int64)
+    return off
 
 
 def _seams(
@@ -449,7 +457,7 @@ def _seams(
 
     by_pos = {(b.row, b.col): i for i, b in enumerate(boxes)}
     rows = sorted({b.row for b in boxes})
-    for r_up, r_down in zip(rows, rows[1:], strict=False):
+    for r_up, r_down in itertools.pairwise(rows):
         up = sorted((b.col, i) for i, b in enumerate(boxes) if b.row == r_up)
         down = sorted((b.col, i) for i, b in enumerate(boxes) if b.row == r_down)
         touch(np.concatenate([glob[i][1] for _, i in up]), np.concatenate([glob[i][0] for _, i in down]))
@@ -473,7 +481,9 @@ def _roots(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return out
 
 
-def _decide(plan: Plan, boxes: list[Box], frags: list[Fragments]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _decide(
+    plan: Plan, boxes: list[Box], frags: list[Fragments]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per window, the final category of each local patch and whether each built patch is big."""
     off = _offsets([len(f.size) for f in frags])
     n = int(off[-1] + len(frags[-1].size))
@@ -535,9 +545,14 @@ def _figures(
     if len(artifs) == 2:
         layers += [artifs[0] & ~artifs[1], artifs[1] & ~artifs[0]]  # gained, lost
     k, nz = len(w.pindex) + 1, plan.n_communes + 1
-    per_parcel = [np.bincount(w.pid.ravel(), weights=a.ravel(), minlength=k).astype(np.int64) for a in layers]
-    per_commune = [np.bincount(w.cid.ravel(), weights=a.ravel(), minlength=nz).astype(np.int64) for a in layers]
+    per_parcel = [_count(w.pid, a, k) for a in layers]
+    per_commune = [_count(w.cid, a, nz) for a in layers]
     return w.pindex, per_parcel, per_commune
+
+
+def _count(ids: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Pixels of ``mask`` per id (exact integers)."""
+    return np.bincount(ids[mask], minlength=n).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- driver
