@@ -1,4 +1,4 @@
-"""Entry point: ``python -m benchmarks run|peers|jobs|plot [--quick] ...`` (see RESULTS.md)."""
+"""Entry point: ``python -m benchmarks run|peers|jobs|zan-windowed|plot [--quick] ...`` (see RESULTS.md)."""
 
 import sys
 
@@ -11,6 +11,10 @@ elif len(sys.argv) > 1 and sys.argv[1] == "jobs":
 
     sys.argv = [sys.argv[0], *sys.argv[2:]]
     jobs()
+elif len(sys.argv) > 1 and sys.argv[1] == "zan-windowed":
+    from benchmarks.bench_zan_windowed import main as zan_windowed
+
+    zan_windowed(sys.argv[2:])
 elif len(sys.argv) > 1 and sys.argv[1] == "plot":
     from benchmarks.plot import main as plot
 

@@ -355,34 +355,50 @@ _EIGHT = np.ones((3, 3), bool)
 
 def _components(
     raw: np.ndarray, valid: np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, int, int, np.ndarray, int]:
-    """Patch labels (artificialised 1..n_a, then non-artificialised up to n), built-patch labels."""
+) -> tuple[np.ndarray, int, int, np.ndarray, int, np.ndarray]:
+    """Patch labels, their first pixels, built-patch labels.
+
+    Patches: artificialised 1..n_a, then non-artificialised up to n; first pixels: row-major
+    index in the window of each patch's first pixel (entry 0 unused).
+    """
     from scipy import ndimage
 
-    comp, n_a = ndimage.label(raw & valid, structure=_EIGHT)
-    other, n_n = ndimage.label(~raw & valid, structure=_EIGHT)
-    comp = comp.astype(np.int32, copy=False)
-    comp += np.where(other > 0, other.astype(np.int32) + n_a, 0).astype(np.int32)
-    built, n_b = ndimage.label(np.isin(labels, BUILT), structure=_EIGHT)
-    return comp, n_a, n_a + n_n, built.astype(np.int32, copy=False), n_b
+    comp, n_a = ndimage.label(raw & valid, structure=_EIGHT, output=np.int32)
+    other, n_n = ndimage.label(~raw & valid, structure=_EIGHT, output=np.int32)
+    first = np.r_[0, _first_pixels(comp, n_a), _first_pixels(other, n_n)]
+    np.add(other, n_a, out=other, where=other > 0)
+    comp += other
+    del other
+    built, n_b = ndimage.label(np.isin(labels, BUILT), structure=_EIGHT, output=np.int32)
+    return comp, n_a, n_a + n_n, built, n_b, first
 
 
 def _edges(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return a[0].copy(), a[-1].copy(), a[:, 0].copy(), a[:, -1].copy()
 
 
-def _first_pixels(comp: np.ndarray, n: int, box: Box, width: int) -> np.ndarray:
-    """Raster-wide row-major index of each patch's first pixel (a tie-break independent of windows)."""
-    from scipy import ndimage
+def _first_pixels(lab: np.ndarray, n: int) -> np.ndarray:
+    """Row-major index of the first pixel of labels 1..n.
 
-    key = np.zeros(n + 1, np.int64)
-    for k, sl in enumerate(ndimage.find_objects(comp, max_label=n), start=1):
-        if sl is None:
-            continue
-        rs, cs = sl
-        col = cs.start + int(np.argmax(comp[rs.start, cs] == k))
-        key[k] = (box.row + rs.start) * width + box.col + col
-    return key
+    ``ndimage.label`` numbers components in the order their first pixel is met in a raster
+    scan, so label k starts where the running maximum of the labels reaches k (checked; a
+    slower path over bounding boxes covers any other numbering).
+    """
+    flat = lab.ravel()
+    run = np.maximum.accumulate(flat)
+    first = np.flatnonzero(run[1:] > run[:-1]) + 1
+    if flat[0] > 0:
+        first = np.r_[0, first]
+    if len(first) == n and np.array_equal(flat[first], np.arange(1, n + 1)):
+        return first.astype(np.int64)
+    from scipy import ndimage  # pragma: no cover - scipy has always numbered in scan order
+
+    out = np.zeros(n, np.int64)
+    for k, sl in enumerate(ndimage.find_objects(lab, max_label=n), start=1):
+        if sl is not None:
+            rs, cs = sl
+            out[k - 1] = rs.start * lab.shape[1] + cs.start + int(np.argmax(lab[rs.start, cs] == k))
+    return out
 
 
 def _adjacent(comp: np.ndarray, small: np.ndarray) -> np.ndarray:
@@ -415,14 +431,15 @@ def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
     for lab, urb in zip(w.labels, urban, strict=True):
         valid = lab > 0
         raw = _raw_artif(plan, w, urb, lab)
-        comp, n_a, n, built, n_b = _components(raw, valid, lab)
+        comp, n_a, n, built, n_b, first = _components(raw, valid, lab)
         size = np.bincount(comp.ravel(), minlength=n + 1)
         artif = np.arange(n + 1) <= n_a
         artif[0] = False
+        row, col = np.divmod(first, box.width)
         out.append(
             Fragments(
                 size=size,
-                key=_first_pixels(comp, n, box, plan.grid.width),
+                key=(box.row + row) * plan.grid.width + box.col + col,  # over the whole raster
                 artif=artif,
                 pairs=_adjacent(comp, size < plan.patch_px),
                 edges=_edges(comp),
@@ -537,7 +554,7 @@ def _figures(
             artif = artificialised(lab, urb[np.r_[0, w.pindex + 1]][w.pid], plan.rules, plan.grid.pixel_area)
         else:
             raw = _raw_artif(plan, w, urb, lab)
-            comp, _, _, built, _ = _components(raw, valid, lab)
+            comp, _, _, built, _, _ = _components(raw, valid, lab)
             final, big = decided[i]
             artif = (final[comp] | big[built]) & valid
         artifs.append(artif)
