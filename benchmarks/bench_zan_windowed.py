@@ -162,7 +162,8 @@ else:
     res = compute(a["raster"], a["parcels"], rules=a["rules"], window=a["window"])
     artif = res.communes.artif_ha.tolist()
 seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
-print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": _peak_rss_mb(), "artif_ha": artif}))
+rss = _peak_rss_mb()
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": rss, "artif_ha": artif}))
 """
 
 
