@@ -339,15 +339,23 @@ def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np
 
 @dataclass
 class Fragments:
-    """Patches of one window and vintage, numbered 1..n locally."""
+    """Patches of one window and vintage that the window alone cannot decide.
 
+    ``local`` holds, per local patch label, its final category when the window decides it
+    (0 or 1) or -1; the undecided ones are renumbered 1..m in label order, and the other
+    arrays describe them (``pairs`` and ``edges`` in that numbering). The same for built
+    patches (``built_local``: 1 when at least 50 m², 0 when not, -1 when it crosses an edge).
+    """
+
+    local: np.ndarray
     size: np.ndarray
     key: np.ndarray
     artif: np.ndarray
     pairs: np.ndarray
-    edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    edges: tuple[np.ndarray, ...]
+    built_local: np.ndarray
     built_size: np.ndarray
-    built_edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    built_edges: tuple[np.ndarray, ...]
 
 
 _EIGHT = np.ones((3, 3), bool)
@@ -436,18 +444,64 @@ def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
         artif = np.arange(n + 1) <= n_a
         artif[0] = False
         row, col = np.divmod(first, box.width)
+        key = (box.row + row) * plan.grid.width + box.col + col  # over the whole raster
+        small = size < plan.patch_px
+        pairs = _adjacent(comp, small)
+        local = _settled(small, artif, pairs, _edges(comp))
+        keep = np.flatnonzero(local < 0)
+        renum = np.zeros(n + 1, np.int64)
+        renum[keep] = np.arange(1, len(keep) + 1)
+        both = (local[pairs[:, 0]] < 0) & (local[pairs[:, 1]] < 0)
+        b_size = np.bincount(built.ravel(), minlength=n_b + 1)
+        b_local = (b_size >= plan.built_px).astype(np.int8)
+        b_edges = _edges(built)
+        b_local[np.concatenate(b_edges)] = -1
+        b_local[0] = 0
+        b_keep = np.flatnonzero(b_local < 0)
+        b_renum = np.zeros(n_b + 1, np.int64)
+        b_renum[b_keep] = np.arange(1, len(b_keep) + 1)
         out.append(
             Fragments(
-                size=size,
-                key=(box.row + row) * plan.grid.width + box.col + col,  # over the whole raster
-                artif=artif,
-                pairs=_adjacent(comp, size < plan.patch_px),
-                edges=_edges(comp),
-                built_size=np.bincount(built.ravel(), minlength=n_b + 1),
-                built_edges=_edges(built),
+                local=local,
+                size=np.r_[0, size[keep]],
+                key=np.r_[0, key[keep]],
+                artif=np.r_[False, artif[keep]],
+                pairs=renum[pairs[both]],
+                edges=tuple(renum[e] for e in _edges(comp)),
+                built_local=b_local,
+                built_size=np.r_[0, b_size[b_keep]],
+                built_edges=tuple(b_renum[e] for e in b_edges),
             )
         )
     return out
+
+
+def _settled(
+    small: np.ndarray, artif: np.ndarray, pairs: np.ndarray, edges: tuple[np.ndarray, ...]
+) -> np.ndarray:
+    """Patches the window decides alone: small, inside the window, with no small neighbour.
+
+    Such a patch is whole (it meets no edge), so its size is its true size; its neighbours all
+    lie in the window and are at least ``patch_px`` there, so they keep their category and it
+    takes theirs (all neighbours of a patch have the opposite category); with no neighbour it
+    keeps its own. No small patch has it as a neighbour, so nobody else's decision needs it.
+    This settles isolated noise pixels, the bulk of the patches of a real prediction.
+    """
+    n = len(small)
+    edge = np.zeros(n, bool)
+    edge[np.concatenate(edges)] = True
+    u, v = pairs[:, 0], pairs[:, 1]
+    small_nbr = np.zeros(n, bool)
+    small_nbr[u[small[v]]] = True
+    small_nbr[v[small[u]]] = True
+    has_nbr = np.zeros(n, bool)
+    has_nbr[u] = True
+    has_nbr[v] = True
+    local = np.full(n, -1, np.int8)
+    settle = small & ~edge & ~small_nbr
+    local[settle] = np.where(has_nbr, ~artif, artif)[settle]
+    local[0] = 0
+    return local
 
 
 # --------------------------------------------------------------------------- merging fragments
@@ -532,8 +586,14 @@ def _decide(
     bu, bv = _seams(boxes, [f.built_edges for f in frags], b_off)
     b_root = _roots(nb, bu, bv)
     big = (np.bincount(b_root, weights=b_size) >= plan.built_px)[b_root]
-    per_win = [np.r_[False, final_frag[o + 1 : o + len(f.size)]] for f, o in zip(frags, off, strict=True)]
-    per_win_b = [np.r_[False, big[o + 1 : o + len(f.built_size)]] for f, o in zip(frags, b_off, strict=True)]
+    per_win, per_win_b = [], []
+    for f, o, bo in zip(frags, off, b_off, strict=True):
+        final_local = f.local.astype(bool)
+        final_local[f.local < 0] = final_frag[o + 1 : o + len(f.size)]
+        big_local = f.built_local.astype(bool)
+        big_local[f.built_local < 0] = big[bo + 1 : bo + len(f.built_size)]
+        per_win.append(final_local)
+        per_win_b.append(big_local)
     return per_win, per_win_b
 
 

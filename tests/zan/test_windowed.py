@@ -222,3 +222,19 @@ def test_unfit_land_cover_gives_one_line_and_no_output(
     assert_clean_error(res, message)
     assert res.stderr.strip() == f"error: {message}"
     assert not (tmp_path / "z.gpkg").exists()
+
+
+def test_v2_by_windows_equals_the_gdal_sieve_on_a_noisy_raster(
+    tmp_path: Path, inputs: dict[str, Path]
+) -> None:
+    rng = np.random.default_rng(5)
+    blobs = rng.choice([1, 2, 3, 13, 14, 10, 12], size=(97, 97), p=[0.08, 0.12, 0.05, 0.15, 0.3, 0.2, 0.1])
+    lab = np.repeat(np.repeat(blobs, 8, 0), 8, 1)[:N, :N].astype(np.uint8)
+    noise = rng.random((N, N)) < 0.05
+    lab[noise] = rng.integers(1, 17, int(noise.sum()))
+    path = write_raster(tmp_path / "noisy.tif", lab[None], nodata=0)
+    v1 = compute(path, inputs["parcels"], rules="cosia-2023", year=2024)
+    v2 = compute(path, inputs["parcels"], rules="cosia-2023-v2", year=2024, window=128)
+    pd.testing.assert_series_equal(v1.parcelles.artif_m2, v2.parcelles.artif_m2, check_exact=True)
+    pixel = compute(path, inputs["parcels"], rules="cosia-2023-pixel", year=2024)
+    assert (pixel.parcelles.artif_m2 != v2.parcelles.artif_m2).sum() > 10
