@@ -362,18 +362,18 @@ _EIGHT = np.ones((3, 3), bool)
 
 
 def _components(
-    raw: np.ndarray, valid: np.ndarray, labels: np.ndarray
+    raw: np.ndarray, valid: np.ndarray, labels: np.ndarray, firsts: bool = True
 ) -> tuple[np.ndarray, int, int, np.ndarray, int, np.ndarray]:
     """Patch labels, their first pixels, built-patch labels.
 
     Patches: artificialised 1..n_a, then non-artificialised up to n; first pixels: row-major
-    index in the window of each patch's first pixel (entry 0 unused).
+    index in the window of each patch's first pixel (entry 0 unused; empty unless ``firsts``).
     """
     from scipy import ndimage
 
     comp, n_a = ndimage.label(raw & valid, structure=_EIGHT, output=np.int32)
     other, n_n = ndimage.label(~raw & valid, structure=_EIGHT, output=np.int32)
-    first = np.r_[0, _first_pixels(comp, n_a), _first_pixels(other, n_n)]
+    first = np.r_[0, _first_pixels(comp, n_a), _first_pixels(other, n_n)] if firsts else np.zeros(0, np.int64)
     np.add(other, n_a, out=other, where=other > 0)
     comp += other
     del other
@@ -614,7 +614,7 @@ def _figures(
             artif = artificialised(lab, urb[np.r_[0, w.pindex + 1]][w.pid], plan.rules, plan.grid.pixel_area)
         else:
             raw = _raw_artif(plan, w, urb, lab)
-            comp, _, _, built, _, _ = _components(raw, valid, lab)
+            comp, _, _, built, _, _ = _components(raw, valid, lab, firsts=False)
             final, big = decided[i]
             artif = (final[comp] | big[built]) & valid
         artifs.append(artif)

@@ -23,10 +23,16 @@ def territory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     return make_territory(tmp_path_factory.mktemp("terr"), seed=3, dalles=(2, 2), dalle_px=500)
 
 
-def test_pixel_rules_match_an_independent_count(territory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("window", [4096, 128])
+def test_pixel_rules_match_an_independent_count(territory, tmp_path: Path, window: int) -> None:  # type: ignore[no-untyped-def]
     t = territory
     res = compute(
-        t.truth[2024], t.parcels, t.communes, landcover_before=t.truth[2021], rules="cosia-2023-pixel"
+        t.truth[2024],
+        t.parcels,
+        t.communes,
+        landcover_before=t.truth[2021],
+        rules="cosia-2023-pixel",
+        window=window,
     )
     with rasterio.open(t.truth[2024]) as src:
         lab, tr, shape = src.read(1), src.transform, src.shape
