@@ -97,10 +97,15 @@ def test_kill_9_then_rerun_gives_identical_tables(inputs: dict[str, Path], tmp_p
     assert q.returncode == 0 and json.loads(q.stdout)[0]["regles_version"] == 2
 
 
-def test_a_rerun_with_other_rules_is_refused(inputs: dict[str, Path], tmp_path: Path) -> None:
+def test_refusals(inputs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "z"
     assert costa(*_args(inputs, out)).returncode == 0
     args = _args(inputs, out)
     args[args.index("cosia-2023-v2")] = "cosia-2023-pixel"
     res = costa(*args)
     assert_clean_error(res, f"{out} holds a ZAN run with other inputs or rules; use another --out folder")
+    res = costa(*_args(inputs, tmp_path / "z.gpkg"))
+    assert_clean_error(res, "with --by-commune, give a folder (it gets zan.gpkg and communes/)")
+    args = _args(inputs, tmp_path / "w")
+    args[args.index("--window") + 1] = "8"
+    assert_clean_error(costa(*args), "--window 8: choose between 16 and 65536 px (default 4096)")
