@@ -9,7 +9,9 @@ window, one ``bincount`` gives pixel counts per (parcel, class); they add up ove
 Up to three passes, each a loop over windows with nothing kept from one window to the next
 but small per-parcel or per-patch tables:
 
-1. **counts**: pixels per (parcel, class) and per (commune, class) → the usage proxy per parcel;
+1. **counts**: pixels per (parcel, class) and per (commune, class) → the usage proxy per parcel
+   (without thresholds, one vintage and communes made of parcels, the figures follow from
+   these counts and the other passes are skipped);
 2. **patches** (rule sets with ``method="graph"`` only): per window, the 8-connected patches of
    artificialised and of non-artificialised pixels and of built pixels
    (``scipy.ndimage.label``); their sizes, first pixels and 8-adjacencies; their labels along
@@ -45,7 +47,9 @@ from costa.errors import OptionError, SourceError, SourceReadError, first_line
 from costa.nomenclature import N_CODES
 from costa.tiling.tiles import Box
 from costa.zan.rules import (
+    ARTIFICIAL,
     BUILT,
+    LAWN,
     RuleSet,
     absorb_small_patches,
     artificialised,
@@ -683,6 +687,10 @@ def measure(
             per_vintage = [_decide(plan, boxes, [f[v] for f in frags]) for v in range(nv)]
             del frags
             decided = [[(pv[0][i], pv[1][i]) for pv in per_vintage] for i in range(len(boxes))]
+        if not rs.thresholds and nv == 1 and plan.communes is None:  # figures follow from the counts
+            artif = [_pixel_artif(counts[0], urban[0])]
+            zone_artif = [np.bincount(plan.commune_of, weights=artif[0], minlength=nz).astype(np.int64)]
+            return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
         nl = 4 if nv == 2 else 1
         artif = [np.zeros(n, np.int64) for _ in range(nl)]
         zone_artif = [np.zeros(nz, np.int64) for _ in range(nl)]
@@ -693,6 +701,12 @@ def measure(
                 artif[j][rows] += pp[j]
                 zone_artif[j] += pc[j]
     return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
+
+
+def _pixel_artif(counts: np.ndarray, urban: np.ndarray) -> np.ndarray:
+    """Artificialised pixels per parcel without thresholds: classes 1–5, and lawns if urban."""
+    out: np.ndarray = counts[:, list(ARTIFICIAL)].sum(1) + np.where(urban, counts[:, LAWN], 0)
+    return out
 
 
 @contextlib.contextmanager

@@ -238,3 +238,16 @@ def test_v2_by_windows_equals_the_gdal_sieve_on_a_noisy_raster(
     pd.testing.assert_series_equal(v1.parcelles.artif_m2, v2.parcelles.artif_m2, check_exact=True)
     pixel = compute(path, inputs["parcels"], rules="cosia-2023-pixel", year=2024)
     assert (pixel.parcelles.artif_m2 != v2.parcelles.artif_m2).sum() > 10
+
+
+def test_pixel_figures_from_counts_equal_the_figures_pass(inputs: dict[str, Path]) -> None:
+    one = compute(inputs["new"], inputs["parcels"], rules="cosia-2023-pixel", window=256)  # one pass
+    two = compute(  # the same vintage twice: artificialised pixels counted in the figures pass
+        inputs["new"],
+        inputs["parcels"],
+        landcover_before=inputs["new"],
+        year_before=2024,
+        rules="cosia-2023-pixel",
+    )
+    pd.testing.assert_frame_equal(one.communes, two.communes[one.communes.columns], check_exact=True)
+    pd.testing.assert_series_equal(one.parcelles.artif_m2, two.parcelles.artif_m2, check_exact=True)
