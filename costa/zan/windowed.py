@@ -17,7 +17,9 @@ but small per-parcel or per-patch tables:
    (``scipy.ndimage.label``); their sizes, first pixels and 8-adjacencies; their labels along
    the window's edges. Fragments are merged across window edges with a union-find
    (``scipy.sparse.csgraph.connected_components``), so sizes and neighbourhoods are those of
-   whole patches, and :func:`costa.zan.rules.absorb_small_patches` decides each patch once;
+   whole patches, and :func:`costa.zan.rules.absorb_small_patches` decides each patch once
+   (patches a window can decide alone, such as isolated noise pixels, are settled there and
+   never enter the merge, so its tables grow with the structure, not with the noise);
 3. **figures**: artificialised pixels (and the flux between two vintages) per parcel and per
    commune, the patches' decisions applied window by window.
 
