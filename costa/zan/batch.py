@@ -87,7 +87,10 @@ def _run_task(task: CommuneTask) -> tuple[str, str, float, float]:
 
 
 def _init_worker() -> None:
+    from rasterio.env import set_gdal_config
+
     os.environ["GDAL_CACHEMAX"] = str(GDAL_CACHEMAX_MB)
+    set_gdal_config("GDAL_CACHEMAX", GDAL_CACHEMAX_MB)
 
 
 def _settings(**kw: Any) -> str:
