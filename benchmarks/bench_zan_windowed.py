@@ -208,7 +208,12 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         if not raster.is_file():
             make_raster(raster, side)
-        n = make_parcels(parcels, side) if not parcels.is_file() else -1
+        if parcels.is_file():
+            import pyogrio
+
+            n = int(pyogrio.read_info(parcels)["features"])
+        else:
+            n = make_parcels(parcels, side)
         gen = time.perf_counter() - t0
         runs = [(r, False) for r in a.rules.split(",")]
         if a.by_commune:
