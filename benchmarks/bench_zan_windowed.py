@@ -2,6 +2,10 @@
 
     python -m benchmarks zan-windowed [--sizes 0.25,0.5,1] [--rules cosia-2023-pixel,cosia-2023-v2]
                                       [--by-commune] [--window 4096] [--json FILE] [--keep DIR]
+    python -m benchmarks zan-windowed --v1-vs-v2      # rule set versions 1 and 2, per parcel
+
+``--independent`` adds, per size, the pixel rule's artificialised ha per commune counted apart
+with rasterstats (slow: minutes per 0.25 Gpx), to compare with the ``artif_ha`` of the runs.
 
 Synthetic, generated at benchmark time (no real cadastre here, no network): a 20 cm class raster
 of ``size`` Gpx written window by window (tiled 512 px GeoTIFF, LZW), and a cadastre-like
@@ -178,15 +182,24 @@ def run_child(args: dict[str, object]) -> dict[str, object]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def independent_count(raster: Path, side: int) -> float:
-    """Pixel-rule check: ha of classes 1–5 over the raster, counted apart (no lawns, no parcels)."""
-    import rasterio
+def independent_counts(raster: Path, parcels: Path) -> dict[str, float]:
+    """Pixel-rule artificialised ha per commune, counted apart from costa's code: rasterstats'
+    categorical zonal statistics per parcel (its own per-feature rasterisation, pixel centres),
+    then the usage proxy and the sum per commune written out again here."""
+    import geopandas as gpd
+    from rasterstats import zonal_stats
 
-    total = 0
-    with rasterio.open(raster) as src:
-        for _, win in src.block_windows(1):
-            total += int(np.isin(src.read(1, window=win), [1, 2, 3, 4, 5]).sum())
-    return total * GSD * GSD / 1e4
+    g = gpd.read_file(parcels)
+    px = GSD * GSD
+    artif = []
+    for d in zonal_stats(g, str(raster), categorical=True, nodata=0):
+        n = {int(k): v for k, v in d.items()}
+        a15 = sum(n.get(c, 0) for c in (1, 2, 3, 4, 5))
+        valid = sum(n.values())
+        urban = (n.get(1, 0) + n.get(5, 0)) * px >= 50 or (valid > 0 and a15 / valid >= 0.5)
+        artif.append(a15 + (n.get(13, 0) if urban else 0))
+    g["artif_px"] = artif
+    return {str(k): round(float(v) * px / 1e4, 4) for k, v in g.groupby("commune").artif_px.sum().items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -198,9 +211,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", type=Path, default=None, help="folder for the rasters (default: a temp dir)")
+    ap.add_argument("--v1-vs-v2", action="store_true", help="only compare rule set versions 1 and 2")
+    ap.add_argument("--independent", action="store_true", help="also count the pixel rule with rasterstats")
     a = ap.parse_args(argv)
     root = a.keep or Path(tempfile.mkdtemp(prefix="costa-bench-zanw-"))
     root.mkdir(parents=True, exist_ok=True)
+    if a.v1_vs_v2:
+        rows_v = compare_rules(root)
+        if a.json:
+            a.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows_v}, indent=1))
+        return
     rows = []
     for gpx in (float(s) for s in a.sizes.split(",")):
         side = round((gpx * 1e9) ** 0.5 / 512) * 512
@@ -248,6 +268,15 @@ def main(argv: list[str] | None = None) -> None:
             }
             print(json.dumps(row), flush=True)
             rows.append(row)
+        if a.independent:
+            t0 = time.perf_counter()
+            ind = {
+                "gpx": round(side * side / 1e9, 3),
+                "independent_artif_ha": independent_counts(raster, parcels),
+            }
+            ind["seconds"] = round(time.perf_counter() - t0, 1)
+            print(json.dumps(ind), flush=True)
+            rows.append(ind)
     out = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": platform.platform(),
@@ -258,3 +287,53 @@ def main(argv: list[str] | None = None) -> None:
     }
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
+
+
+def compare_rules(root: Path) -> list[dict[str, object]]:
+    """v1 (GDAL sieve, whole area) vs v2 (patch graph, 1024-px windows), per parcel, on synthetic cases."""
+    from costa.demo.territory import make_territory
+    from costa.zan.compute import compute
+
+    cases: list[tuple[str, Path, Path, Path | None]] = []
+    for seed in (0, 1, 2, 3):
+        t = make_territory(root / f"terr_{seed}", seed=seed, dalles=(2, 2), dalle_px=1000)
+        cases.append((f"territory seed {seed}", t.truth[2024], t.parcels, t.communes))
+    import rasterio
+
+    rng = np.random.default_rng(0)
+    n = 2048
+    parcels = root / f"parcels_{n}.gpkg"
+    if not parcels.is_file():
+        make_parcels(parcels, n)
+    for scale, noise in ((40, 0.02), (12, 0.05), (4, 0.1)):
+        kinds = rng.choice(
+            [1, 2, 3, 13, 14, 10, 12], size=(n // scale + 1,) * 2, p=[0.08, 0.12, 0.05, 0.15, 0.3, 0.2, 0.1]
+        )
+        lab = np.repeat(np.repeat(kinds, scale, 0), scale, 1)[:n, :n].astype(np.uint8)
+        m = rng.random((n, n)) < noise
+        lab[m] = rng.integers(1, 17, int(m.sum()))
+        path = root / f"random_{scale}.tif"
+        from rasterio.transform import from_origin
+
+        prof = {"driver": "GTiff", "width": n, "height": n, "count": 1, "dtype": "uint8", "crs": "EPSG:2154",
+                "transform": from_origin(X0, Y0, GSD, GSD), "nodata": 0, "tiled": True}  # fmt: skip
+        with rasterio.open(path, "w", **prof) as dst:
+            dst.write(lab[None])
+        cases.append((f"random blobs of {scale} px + {noise:.0%} noise", path, parcels, None))
+    rows = []
+    for name, lc, pp, cc in cases:
+        a = compute(lc, pp, cc, rules="cosia-2023", year=2024)
+        b = compute(lc, pp, cc, rules="cosia-2023-v2", year=2024, window=1024)
+        d = np.abs(a.parcelles.artif_m2.to_numpy() - b.parcelles.artif_m2.to_numpy())
+        row = {
+            "case": name,
+            "area_ha": round(float(a.communes.surface_ha.sum()), 2),
+            "v1_artif_ha": round(float(a.communes.artif_ha.sum()), 4),
+            "v2_artif_ha": round(float(b.communes.artif_ha.sum()), 4),
+            "parcels_differing": int((d > 0).sum()),
+            "parcels": len(d),
+            "status_changes": int((a.parcelles.statut != b.parcelles.statut).sum()),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
