@@ -2,7 +2,7 @@
 
 I/O at the edges: vectors are read with geopandas/pyogrio, the rasters with rasterio; the
 arithmetic is :mod:`costa.zan.rules`. A pixel belongs to the parcel (and commune) holding
-its centre. Output field names follow the stable schema of shared ZAN.md.
+its centre. Output field names follow the stable schema of docs/zan.md.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def compute(
         table.surface_m2 > 0, 100 * table.artif_m2 / table.surface_m2.where(table.surface_m2 > 0, 1), 0.0
     )
     table["usage_urbain"] = new["urban"][1:]
-    table["sans_pixel"] = c.sum(1) == 0  # holds no pixel centre: outside the raster or sliver (ZAN.md)
+    table["sans_pixel"] = c.sum(1) == 0  # holds no pixel centre: outside the raster or sliver (docs/zan.md)
     table["statut"] = parcel_status(table.artif_m2.to_numpy(), table.surface_m2.to_numpy())
     for cls in CLASSES:
         table[f"{cls.slug}_m2"] = c[:, cls.code] * px
