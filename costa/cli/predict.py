@@ -110,15 +110,15 @@ def predict(
         from costa.jobs import Job
 
         job = Job(
-            {"main": src[0] if len(src) == 1 else tuple(src), **parse_products(product or [])},
-            model,
-            out_path,
-            bands,
-            opts,
-            grid,
-            workers,
-            scheduler,
-            retries,
+            sources={"main": src[0] if len(src) == 1 else tuple(src), **parse_products(product or [])},
+            model=model,
+            out=out_path,
+            bands=bands,
+            options=opts,
+            grid=grid,
+            workers=workers,
+            scheduler=scheduler,
+            retries=retries,
         )
         _run_job(job, quiet)
         return

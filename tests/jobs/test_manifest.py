@@ -14,7 +14,7 @@ def test_states_attempts_and_runs_persist(tmp_path: Path) -> None:
     with Manifest(tmp_path) as man:
         assert man.start_run(["a", "b", "c"]) == 1
         assert man.started("a") == 1 and man.started("b") == 1
-        man.done("a", 1, "f" * 64, 1.5, "pid1")
+        man.done("a", run=1, sha256="f" * 64, seconds=1.5, worker="pid1")
         man.failed("b", "cannot read b.tif", final=False)
         man.set_meta("fingerprint", "{}")
     with Manifest(tmp_path) as man:  # a new process after kill -9 sees the same rows
