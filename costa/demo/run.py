@@ -18,6 +18,7 @@ from costa.evaluation import evaluate
 from costa.inference.engine import Progress, predict
 from costa.inference.options import PredictOptions
 from costa.inference.runtime import open_model
+from costa.io.atomic import write_atomic
 from costa.models.zoo import demo_model_path
 
 __all__ = ["run_demo"]
@@ -105,5 +106,5 @@ def run_demo(
             out / "zan.gpkg", out / f"landcover_{y_new}.tif", out / "report", out / f"landcover_{y_old}.tif"
         )
     )
-    (out / "run.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    write_atomic(out / "run.json", json.dumps(summary, indent=1, ensure_ascii=False))
     return summary

@@ -24,7 +24,7 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioError
 
-from costa.errors import OutputError, first_line
+from costa.errors import OutputError, file_error
 from costa.io.atomic import atomic_path, temp_name
 from costa.nomenclature import CLASSES, NODATA, colormap
 from costa.tiling.tiles import Box
@@ -119,7 +119,7 @@ def write_cog(
                 use_cog_driver=False,
             )
     except RasterioError as e:
-        raise OutputError(f"cannot write {out}: {first_line(e)}") from None
+        raise OutputError(file_error(out, e, doing="write")) from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -15,7 +15,7 @@ import numpy as np
 import rasterio
 from rasterio.features import rasterize
 
-from costa.errors import SourceError, SourceReadError, first_line
+from costa.errors import SourceError, SourceReadError, file_error
 from costa.nomenclature import CLASSES
 from costa.zan.rules import (
     RULESETS,
@@ -52,9 +52,7 @@ def _read(path: str | Path, what: str) -> Any:
     try:
         gdf = gpd.read_file(p)
     except Exception as e:
-        raise SourceReadError(
-            f"{p} is not a vector file GDAL can read ({first_line(e, 120)})"
-        ) from None
+        raise SourceReadError(file_error(p, e)) from None
     if gdf.empty:
         raise SourceError(f"{p} holds no {what}")
     if gdf.crs is None:
