@@ -180,13 +180,27 @@ def _windows(height: int, width: int, size: int) -> Iterator[Box]:
             yield Box(r, c, size, size).clip(height, width)
 
 
-def _zones(communes: str | Path, crs: Any) -> tuple[Any, list[str]]:
-    from costa.zan.compute import _COMMUNE_FIELDS, _read
+_COMMUNE_CODES = ("INSEE_COM", "code_insee", "insee_com")
+"""Commune code fields: ADMIN EXPRESS 3.x, 4.x, costa's own tables."""
 
-    gc = _read(communes, "communes")
-    field = next((pair[0] for pair in _COMMUNE_FIELDS if pair[0] in gc.columns), None)
-    if field is None:
-        raise SourceError(f"{communes} needs an INSEE_COM (ADMIN EXPRESS 3) or code_insee (4) field")
+
+def _zones(communes: str | Path, crs: Any) -> tuple[Any, list[str]]:
+    """Commune geometries in the raster's CRS and their INSEE codes."""
+    import geopandas as gpd
+
+    if not Path(communes).is_file():
+        raise SourceReadError(f"communes file not found: {communes}")
+    try:
+        gc = gpd.read_file(communes)
+    except Exception as e:
+        raise SourceReadError(
+            f"{communes} is not a vector file GDAL can read ({first_line(e, 120)})"
+        ) from None
+    field = next((f for f in _COMMUNE_CODES if f in gc.columns), None)
+    if field is None or gc.crs is None:
+        raise SourceError(
+            f"{communes} needs a CRS and an INSEE_COM (ADMIN EXPRESS 3) or code_insee (4) field"
+        )
     return gc.to_crs(crs).geometry.values, [str(v) for v in gc[field]]
 
 

@@ -89,6 +89,11 @@ _SUMS = (
     "flux_imper",
     "flux_desimper",
 )
+_DECIMALS = {c: 4 for c in COLUMNS if c.startswith(("surface", "flux"))} | {
+    "pourcent_artif": 2,
+    "pourcent_imper": 2,
+}
+"""Written precision: 1 m² (10⁻⁴ ha) for surfaces and flux, 0.01 % for shares."""
 _ZONE_FIELDS = ("typezone", "TYPEZONE", "type_zone", "zone")
 _GROUP_KEYS = ("insee_com", "code_insee", "INSEE_COM", "code_commune")
 
@@ -324,6 +329,8 @@ def _read_groups(path: Path) -> Any:
 def export(gpkg: str | Path, out: str | Path, **options: Any) -> list[Path]:
     """Write :func:`sparte_table` to ``out`` (.csv, or .gpkg with tables ``sparte``, ``sparte_zonage``).
 
+    Surfaces and flux are rounded to 1 m² (10⁻⁴ ha), shares to 0.01 %.
+
     With zones, a CSV gets a second file ``<stem>_zonage.csv``. Options are
     :func:`sparte_table`'s keyword arguments.
     """
@@ -337,7 +344,7 @@ def export(gpkg: str | Path, out: str | Path, **options: Any) -> list[Path]:
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".gpkg"):
         raise OutputError(f"--out {out}: give a .csv or .gpkg path")
-    table, zone_table = sparte_table(gpkg, **options)
+    table, zone_table = (None if df is None else df.round(_DECIMALS) for df in sparte_table(gpkg, **options))
     if suffix == ".gpkg":
         with atomic_path(out, ".gpkg") as tmp:
             pyogrio.write_dataframe(table, tmp, layer="sparte", driver="GPKG")

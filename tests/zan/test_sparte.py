@@ -109,3 +109,11 @@ def test_ocsge_correspondence_covers_every_class() -> None:
     assert sorted(OCSGE) == list(CODES)
     assert {OCSGE[c][0] for c in IMPERMEABLE} == {"CS1.1.1.1", "CS1.1.1.2"}
     assert all(code.startswith(("CS1.", "CS2.")) for code, _ in OCSGE.values())
+
+
+def test_docs_table_is_the_data() -> None:
+    from costa.nomenclature import CLASSES
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "planners.md").read_text()
+    for c in CLASSES:
+        assert f"| {c.code} | {c.fr} | {OCSGE[c.code][0]} | {OCSGE[c.code][1]} |" in page, c.fr
