@@ -227,7 +227,7 @@ def add_styles(gpkg: str | Path) -> list[str]:
                 "f_table_catalog": "",
                 "f_table_schema": "",
                 "f_table_name": layer,
-                "f_geometry_column": info.get("geometry_name") or "" if geometry else "",
+                "f_geometry_column": (info.get("geometry_name") or "") if geometry else "",
                 "styleName": layer,
                 "styleQML": vector_qml(layer, fields, geometry=geometry),
                 "styleSLD": vector_sld(layer, fields),

@@ -16,12 +16,13 @@ The data path, per window of ``window`` × ``window`` pixels:
    gaps and overlaps; this keeps every shared edge shared, and the window's own edge
    untouched so the neighbouring window still matches it;
 5. **dissolve** — polygons off the inner window edges are final and written at once;
-   those touching one wait, and are united by key at the end (a class patch crossing a
-   window edge becomes one polygon again);
+   those touching one wait, and after each row of windows are united by key (a class
+   patch crossing a window edge becomes one polygon again) and noded again with their
+   neighbours; those that cannot grow any more (off the row's bottom edge) are written;
 6. pixel coordinates become map coordinates through the raster's transform.
 
-Memory is bounded by one window plus the polygons that touch inner window edges, not by
-the raster (measured in benchmarks/RESULTS.md, ``python -m benchmarks vectorize``).
+Memory is bounded by one window plus the polygons along one row of window edges, not by
+the raster's height (measured in benchmarks/RESULTS.md, ``python -m benchmarks vectorize``).
 
 >>> import numpy as np
 >>> labels = np.array([[1, 1, 13], [1, 13, 13], [0, 13, 13]], np.uint8)
@@ -58,6 +59,7 @@ __all__ = [
     "dissolve",
     "halo_for",
     "polygonize",
+    "settle",
     "sieve_px",
     "vectorize",
 ]
@@ -174,10 +176,31 @@ def _set_aside(
     return final
 
 
-def _windows(height: int, width: int, size: int) -> Iterator[Box]:
+def _window_rows(height: int, width: int, size: int) -> Iterator[list[Box]]:
     for r in range(0, height, size):
-        for c in range(0, width, size):
-            yield Box(r, c, size, size).clip(height, width)
+        yield [Box(r, c, size, size).clip(height, width) for c in range(0, width, size)]
+
+
+def settle(pending: dict[int, list[Any]], row_stop: int, height: int) -> tuple[list[Any], list[int]]:
+    """After a row of windows, dissolve the waiting polygons; return those that are complete.
+
+    A polygon not reaching the row's bottom edge can grow no more. The others wait again,
+    already noded with their finished neighbours, so ``pending`` holds about one row of
+    windows' worth of edge polygons, whatever the raster's height.
+    """
+    geoms, keys = dissolve(pending)
+    pending.clear()
+    if not geoms:
+        return [], []
+    done: tuple[list[Any], list[int]] = ([], [])
+    open_ = shapely.bounds(np.array(geoms, dtype=object))[:, 3] >= row_stop if row_stop < height else None
+    for i, (g, k) in enumerate(zip(geoms, keys, strict=True)):
+        if open_ is not None and open_[i]:
+            pending[k].append(g)
+        else:
+            done[0].append(g)
+            done[1].append(k)
+    return done
 
 
 _COMMUNE_CODES = ("INSEE_COM", "code_insee", "insee_com")
@@ -321,11 +344,12 @@ def vectorize(
             n_vert += int(shapely.get_num_coordinates(df.geometry.values).sum())
             area += float(df.surface_m2.sum())
 
-        for box in _windows(src.height, src.width, window):
-            n_win += 1
-            polys = polygonize(_read_keys(src, box, size_px, zones), box, tolerance=tolerance)
-            emit(*_set_aside(polys, pending, box, src.height, src.width))
-        emit(*dissolve(pending))
+        for row in _window_rows(src.height, src.width, window):
+            for box in row:
+                n_win += 1
+                polys = polygonize(_read_keys(src, box, size_px, zones), box, tolerance=tolerance)
+                emit(*_set_aside(polys, pending, box, src.height, src.width))
+            emit(*settle(pending, row[0].row_stop, src.height))
         if first:
             raise SourceError(f"{landcover} holds no class pixel (all no data): nothing to vectorise")
         add_styles(tmp)
