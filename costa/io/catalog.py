@@ -86,8 +86,14 @@ def describe_cog(cog: str | Path) -> list[Path]:
     """Everything written beside a land-cover COG so tools describe it without costa.
 
     ``<name>.aux.xml`` (GDAL category names and attribute table), ``<stem>.qml`` (QGIS
-    style) and ``<stem>.stac.json`` (STAC Item). Returns the paths written.
+    style) and ``<stem>.stac.json`` (STAC Item; not for a raster without CRS, which has no
+    footprint to describe). Returns the paths written.
     """
+    import rasterio
+
     from costa.io.styles import write_raster_styles
 
-    return [*write_raster_styles(cog), write_stac_item(cog)]
+    written = write_raster_styles(cog)
+    with rasterio.open(cog) as src:
+        located = src.crs is not None
+    return [*written, write_stac_item(cog)] if located else written

@@ -39,3 +39,13 @@ def test_stac_item_beside_cog(tmp_path: Path) -> None:
     from pystac.extensions.classification import ClassificationExtension
 
     assert len(ClassificationExtension.ext(item.assets[ASSET]).classes or []) == 16
+
+
+def test_no_stac_item_without_crs(tmp_path: Path) -> None:
+    import numpy as np
+
+    from costa.io.catalog import describe_cog
+    from tests.conftest import write_raster
+
+    cog = write_raster(tmp_path / "nocrs.tif", np.ones((1, 8, 8), np.uint8), crs=None)
+    assert [p.name for p in describe_cog(cog)] == ["nocrs.tif.aux.xml", "nocrs.qml"]
