@@ -1,6 +1,7 @@
 """``costa vectorize``: polygons per km², throughput and peak memory across raster sizes.
 
     python -m benchmarks vectorize [--sizes 2048,4096,8192,16384] [--min-area 1] [--json FILE]
+    python -m benchmarks vectorize --demo     # demo truth: area agreement, vertices kept by simplification
 
 Each raster is a synthetic land-cover map (written strip by strip, so making it needs no
 memory): class regions of 16–96 px with 1 % isolated noise pixels, 20 cm Lambert-93.
@@ -83,13 +84,42 @@ def run_one(raster: Path, out: Path, min_area: float, window: int) -> dict[str, 
     }
 
 
+def demo_check() -> None:
+    """The demo territory's truth with communes, --min-area 0: validity, area error, vertices."""
+    import pyogrio
+    import shapely
+
+    from costa.demo.territory import make_territory
+    from costa.vector.polygons import LAYER, vectorize
+
+    t = make_territory(Path(tempfile.gettempdir()) / "costa-bench-vectorize" / "demo", dalles=(2, 2))
+    with rasterio.open(t.truth[2024]) as src:
+        counts = np.bincount(src.read(1).ravel(), minlength=17) * 0.04
+    for tol in (0.0, 1.0):
+        out = t.root / f"poly-tol{tol:g}.gpkg"
+        rep = vectorize(t.truth[2024], out, communes=t.communes, tolerance=tol)
+        df = pyogrio.read_dataframe(out, layer=LAYER)
+        areas = df.groupby("code").surface_m2.sum()
+        err = max(abs(areas.get(c, 0.0) - counts[c]) / counts[c] for c in CODES if counts[c])
+        valid = bool(shapely.coverage_is_valid(df.geometry.values))
+        print(
+            f"tolerance {tol:g} px: {rep.polygons} polygons, {rep.vertices} vertices, "
+            f"valid coverage {valid}, "
+            f"max per-class area error {100 * err:.3f} %"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="2048,4096,8192,16384")
     ap.add_argument("--min-area", type=float, default=1.0)
     ap.add_argument("--window", type=int, default=2048)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--demo", action="store_true", help="only the demo-truth check")
     args = ap.parse_args(argv)
+    if args.demo:
+        demo_check()
+        return
     root = Path(tempfile.gettempdir()) / "costa-bench-vectorize"
     root.mkdir(exist_ok=True)
     rows = []
