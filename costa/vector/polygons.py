@@ -239,12 +239,19 @@ def _read_keys(src: Any, box: Box, size_px: int, zones: Any) -> np.ndarray:
     labels = labels[box.slices(read)]
     if zones is None:
         return labels
-    zone = rasterize(
-        ((g, i + 1) for i, g in enumerate(zones)),
-        out_shape=labels.shape,
-        transform=box.transform(src.transform),
-        fill=0,
-        dtype="int32",
+    transform = box.transform(src.transform)
+    bounds = rasterio.windows.bounds(box.window(), src.transform)
+    near = np.flatnonzero(shapely.intersects(zones, shapely.box(*bounds)))  # communes in the window
+    zone = (
+        rasterize(
+            ((zones[i], i + 1) for i in near),
+            out_shape=labels.shape,
+            transform=transform,
+            fill=0,
+            dtype="int32",
+        )
+        if near.size
+        else np.zeros(labels.shape, np.int32)
     )
     keys: np.ndarray = np.where(labels == NODATA, 0, zone * KEY_BASE + labels).astype(np.int32)
     return keys
