@@ -293,7 +293,8 @@ def vectorize(
         out: GeoPackage to write (atomically); its layer ``occupation_sol`` has ``code``,
             ``classe`` (French name), ``insee_com`` (with ``communes``) and ``surface_m2``.
         communes: commune boundaries (``INSEE_COM`` or ``code_insee``): polygons are cut at
-            their edges and carry the commune's code.
+            their edges and carry the commune's code (the sieve runs before the cut, so a
+            patch split by a boundary may leave pieces under ``min_area``).
         min_area: minimum mapping unit in m²; smaller patches join their largest neighbour
             (0: keep every pixel).
         window: side of the windows read one at a time (pixels), which bounds memory.
