@@ -12,6 +12,7 @@ BENCHMARKS = {
     "jobs": ("benchmarks.bench_jobs", "dalle jobs in process and on a LocalCluster"),
     "zan": ("benchmarks.bench_zan", "ZAN zonal statistics vs rasterstats and exactextract"),
     "int8": ("benchmarks.bench_int8", "INT8 vs fp32 on the CPU: speed and agreement"),
+    "vectorize": ("benchmarks.bench_vectorize", "land-cover polygons: count, throughput, memory by size"),
     "plot": ("benchmarks.plot", "redraw results.png from results/*.json"),
 }
 
@@ -22,7 +23,7 @@ def main() -> None:
     if name not in BENCHMARKS:
         print("usage: python -m benchmarks NAME [options]\n")
         for key, (_, what) in BENCHMARKS.items():
-            print(f"  {key:<8} {what}")
+            print(f"  {key:<14} {what}")
         sys.exit(0 if name in ("", "-h", "--help") else 2)
     sys.argv = [f"python -m benchmarks {name}", *sys.argv[2:]]
     importlib.import_module(BENCHMARKS[name][0]).main()
