@@ -65,7 +65,11 @@ def demo(
         f"  run report: {out_dir / 'run.json'}   ZAN GeoPackage: {s['zan']}   query: costa zan query "
         f"{s['zan']} --commune 99101"
     )
-    out.print("  open the landcover_*.tif in QGIS: the 16-class colormap is embedded")
+    out.print(
+        f"  class polygons: {s['polygons']['path']} ({s['polygons']['n']} polygons)   "
+        f"sparte-style figures: {', '.join(s['sparte'])}"
+    )
+    out.print("  open the landcover_*.tif and the GeoPackages in QGIS: colours and styles are embedded")
     out.print(f"  report: {s['report']}  (or browse it with: costa serve {out_dir})")
 
 

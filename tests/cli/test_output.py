@@ -35,7 +35,7 @@ def test_demo_in_a_pipe_prints_whole_lines_whatever_columns(tmp_path: Path) -> N
     for rc, stdout, stderr in runs:
         assert rc == 0, stderr
         assert "\x1b" not in stdout + stderr
-        assert len(stdout.splitlines()) == 8, stdout
+        assert len(stdout.splitlines()) == 9, stdout
         vintage_line = r"^  2024: .* mIoU \d\.\d{3} vs truth \(lowest: .+ \d\.\d{3}\)$"
         assert re.search(vintage_line, stdout, re.M), stdout
     assert _shape(runs[0][1]) == _shape(runs[1][1])
