@@ -1,25 +1,33 @@
-"""Entry point: ``python -m benchmarks run|peers|jobs|zan-windowed|plot [--quick] ...`` (see RESULTS.md)."""
+"""One entry point for every benchmark: ``python -m benchmarks NAME [options]`` (see RESULTS.md).
 
+``python -m benchmarks`` alone lists them. Each benchmark parses its own options (``--help``).
+"""
+
+import importlib
 import sys
 
-if len(sys.argv) > 1 and sys.argv[1] == "peers":
-    from benchmarks.bench_peers import main as peers
+BENCHMARKS = {
+    "run": ("benchmarks.bench_predict", "costa predict: model ceiling, end to end, overlap, memory"),
+    "peers": ("benchmarks.bench_peers", "costa vs geo-inference and a plain PyTorch loop, same weights"),
+    "jobs": ("benchmarks.bench_jobs", "dalle jobs in process and on a LocalCluster"),
+    "zan": ("benchmarks.bench_zan", "ZAN zonal statistics vs rasterstats and exactextract"),
+    "zan-windowed": ("benchmarks.bench_zan_windowed", "ZAN by windows: Mpx per CPU-s, memory, 0.25-1 Gpx"),
+    "int8": ("benchmarks.bench_int8", "INT8 vs fp32 on the CPU: speed and agreement"),
+    "vectorize": ("benchmarks.bench_vectorize", "land-cover polygons: count, throughput, memory by size"),
+    "plot": ("benchmarks.plot", "redraw results.png from results/*.json"),
+}
 
-    peers(sys.argv[2:])
-elif len(sys.argv) > 1 and sys.argv[1] == "jobs":
-    from benchmarks.bench_jobs import main as jobs
 
-    sys.argv = [sys.argv[0], *sys.argv[2:]]
-    jobs()
-elif len(sys.argv) > 1 and sys.argv[1] == "zan-windowed":
-    from benchmarks.bench_zan_windowed import main as zan_windowed
+def main() -> None:
+    """Dispatch to one benchmark's ``main``, with the remaining arguments as its own."""
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name not in BENCHMARKS:
+        print("usage: python -m benchmarks NAME [options]\n")
+        for key, (_, what) in BENCHMARKS.items():
+            print(f"  {key:<14} {what}")
+        sys.exit(0 if name in ("", "-h", "--help") else 2)
+    sys.argv = [f"python -m benchmarks {name}", *sys.argv[2:]]
+    importlib.import_module(BENCHMARKS[name][0]).main()
 
-    zan_windowed(sys.argv[2:])
-elif len(sys.argv) > 1 and sys.argv[1] == "plot":
-    from benchmarks.plot import main as plot
 
-    plot(sys.argv[2:])
-else:
-    from benchmarks.bench_predict import main
-
-    main()
+main()

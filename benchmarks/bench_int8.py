@@ -30,7 +30,7 @@ def main() -> None:
     scenes = [make_scene(9300 + i, 1024, 1024) for i in range(2)]
     res: dict[str, object] = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "command": "python -m benchmarks.bench_int8",
+        "command": "python -m benchmarks int8",
         "int8_bytes": q.stat().st_size,
         "fp32_bytes": demo_model_path().stat().st_size,
     }

@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": platform.node(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
-        "command": "python -m benchmarks peers " + " ".join(sys.argv[2:] if argv is None else argv),
+        "command": "python -m benchmarks peers " + " ".join(sys.argv[1:] if argv is None else argv),
         "versions": {
             "costa": costa.__version__,
             "onnxruntime": ort.__version__,

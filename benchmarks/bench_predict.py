@@ -148,7 +148,7 @@ def main() -> None:
         "tile": tile,
         "halo": halo,
         "batch": batch,
-        "command": "python -m benchmarks run " + " ".join(sys.argv[2:]),
+        "command": "python -m benchmarks run " + " ".join(sys.argv[1:]),
     }
     if args.batch_sweep:
         res["model_only_by_batch"] = {

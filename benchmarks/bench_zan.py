@@ -63,7 +63,7 @@ def main() -> None:
     same = all(counts[i + 1, k] == v for i, d in enumerate(rs) for k, v in d.items())
     res = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "command": "python -m benchmarks.bench_zan",
+        "command": "python -m benchmarks zan",
         "pixels": shape[0] * shape[1],
         "parcels": len(parcels),
         "costa_zonal_s": round(t_costa, 3),

@@ -6,7 +6,9 @@ The public API, for scripts and notebooks:
   (windows by pixel slices or map bounds); :func:`open_model` to load a model once;
   :func:`evaluate` — IoU, mIoU and accuracy against a truth;
 * :func:`run_job` — a resumable job over many dalles (here or on Dask), :func:`job_status`;
-* :mod:`costa.zan` — :func:`costa.zan.compute` and :func:`costa.zan.query` for ZAN tables;
+* :mod:`costa.zan` — :func:`costa.zan.compute` and :func:`costa.zan.query` for ZAN tables,
+  :func:`costa.zan.sparte.export` for the same figures in sparte's terms;
+* :mod:`costa.vector` — :func:`costa.vector.vectorize`, land-cover polygons as a clean coverage;
 * :mod:`costa.demo` — :func:`costa.demo.make_territory`, the demo territory;
 * :mod:`costa.plot` — class maps, confusion matrices and ZAN charts.
 
@@ -15,7 +17,7 @@ The public API, for scripts and notebooks:
 16
 """
 
-from costa import demo, plot, zan
+from costa import demo, plot, vector, zan
 from costa.__about__ import __version__
 from costa.api import evaluate, predict
 from costa.errors import (
@@ -68,6 +70,7 @@ __all__ = [
     "predict",
     "predict_array",
     "run_job",
+    "vector",
     "zan",
 ]
 

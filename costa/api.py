@@ -127,11 +127,11 @@ Reader: TypeAlias = "Callable[[Box], tuple[np.ndarray, np.ndarray | None]]"
 
 
 def _predict_box(
-    read: Reader, height: int, width: int, box: Box, model: Model, options: PredictOptions
+    read: Reader, *, shape: tuple[int, int], box: Box, model: Model, options: PredictOptions
 ) -> np.ndarray:
-    """Read ``box`` plus its context (never past the source), predict, and keep ``box``'s labels."""
+    """Read ``box`` and its context (within the source's ``shape``), predict, keep ``box``'s labels."""
     halo = settle(options, model.card, model.provider).halo
-    ctx = context_box(box, height, width, halo, model.card.stride)
+    ctx = context_box(box, *shape, context=halo, stride=model.card.stride)
     raw, valid = read(ctx)
     labels = engine.predict_array(raw, model, options, valid=valid)
     return labels[(..., *box.slices(ctx))]
@@ -241,14 +241,18 @@ def predict(
                     "first (gdal_translate -projwin)"
                 )
             return engine.predict(Path(source), model, Path(out), options, progress=progress, warn=warn)
-        return _predict_file(Path(source), _model(model, options), options, window, bounds, warn)
+        return _predict_file(
+            Path(source), _model(model, options), options, window=window, bounds=bounds, warn=warn
+        )
     if out is not None:
         raise OptionError(
             "out= writes a COG from a raster file; for arrays, save the returned DataArray "
             "(e.g. da.rio.to_raster(path) with rioxarray)"
         )
     if is_dataarray(source):
-        return _predict_dataarray(source, _model(model, options), options, window, bounds, valid)
+        return _predict_dataarray(
+            source, _model(model, options), options, window=window, bounds=bounds, valid=valid
+        )
     if bounds is not None:
         raise OptionError("bounds= needs a georeferenced source: pass a raster path or a DataArray")
     arr = np.asarray(source)
@@ -258,13 +262,14 @@ def predict(
     if window is None:
         return engine.predict_array(arr, m, options, valid=valid)
     box = window_box(arr.shape[1], arr.shape[2], window)
-    return _predict_box(_array_reader(arr, valid), arr.shape[1], arr.shape[2], box, m, options)
+    return _predict_box(_array_reader(arr, valid), shape=arr.shape[1:], box=box, model=m, options=options)
 
 
 def _predict_file(
     path: Path,
     model: Model,
     options: PredictOptions,
+    *,
     window: PixelWindow | None,
     bounds: Bounds | None,
     warn: Any,
@@ -272,10 +277,17 @@ def _predict_file(
     import warnings
 
     with RasterSource(
-        path, model.card, options.bands, options.force, warn or (lambda s: warnings.warn(s, stacklevel=4))
+        path,
+        model.card,
+        bands=options.bands,
+        force=options.force,
+        warn=warn or (lambda s: warnings.warn(s, stacklevel=4)),
     ) as src:
-        box = window_box(src.height, src.width, window, bounds, src.transform)
-        labels = _predict_box(src.read, src.height, src.width, box, model, replace(options, bands=None))
+        box = window_box(src.height, src.width, window, bounds=bounds, transform=src.transform)
+        shape = (src.height, src.width)
+        labels = _predict_box(
+            src.read, shape=shape, box=box, model=model, options=replace(options, bands=None)
+        )
         crs, transform = src.crs, box.transform(src.transform)
     attrs = {"source": str(path), "model": model.card.name, "model_sha256": model.sha256}
     return labels_dataarray(labels, crs, transform, attrs=attrs)
@@ -285,6 +297,7 @@ def _predict_dataarray(
     da: xr.DataArray,
     model: Model,
     options: PredictOptions,
+    *,
     window: PixelWindow | None,
     bounds: Bounds | None,
     valid: np.ndarray | None,
@@ -295,11 +308,13 @@ def _predict_dataarray(
         da = da.transpose(..., "y", "x")
     crs, transform = georef(da)
     h, w = da.shape[1:]
-    box = window_box(h, w, window, bounds, transform)
+    box = window_box(h, w, window, bounds=bounds, transform=transform)
     nodata = da.attrs.get("_FillValue", da.attrs.get("nodata"))
     if isinstance(nodata, float) and math.isnan(nodata):
         nodata = None
-    labels = _predict_box(_array_reader(da, valid, nodata), h, w, box, model, options)
+    labels = _predict_box(
+        _array_reader(da, valid, nodata), shape=(h, w), box=box, model=model, options=options
+    )
     like = da.isel(y=box.slices()[0], x=box.slices()[1]) if {"y", "x"} <= set(da.dims) else None
     if transform is not None:
         transform = box.transform(transform)

@@ -33,7 +33,9 @@ __all__ = [
     "ProviderError",
     "SourceError",
     "SourceReadError",
+    "file_error",
     "first_line",
+    "gdal_problem",
     "require",
 ]
 
@@ -84,6 +86,83 @@ def first_line(e: BaseException, limit: int = 300) -> str:
     """
     text = str(e).strip()
     return text.splitlines()[0][:limit] if text else type(e).__name__
+
+
+# GDAL / OGR messages (anywhere in an exception's chain) → what they mean and what to do, in costa's words.
+_KNOWN_CAUSES: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        (
+            "TIFFFillTile",
+            "TIFFFillStrip",
+            "TIFFReadEncoded",
+            "IReadBlock failed",
+            "Read error at",
+            "premature end",
+            "ZIPDecode",
+            "LZWDecode",
+            "Error in zlib",
+            "JPEGLib",
+            "corrupt",
+        ),
+        "is truncated or corrupt",
+        "copy or download it again",
+    ),
+    (
+        ("missing codec", "codec not available", "Unsupported compression", "not supported by this build"),
+        "uses a compression this GDAL cannot decode",
+        "convert it, e.g. gdal_translate -co COMPRESS=DEFLATE",
+    ),
+    (
+        ("not recognized as being in a supported file format", "not recognized as a supported file format"),
+        "is not in a format GDAL can read",
+        "give a GeoTIFF, COG, VRT or JPEG 2000 raster (GeoPackage, GeoJSON or Shapefile for vectors)",
+    ),
+    (
+        ("No such file or directory", "does not exist in the file system"),
+        "refers to a file that is missing",
+        "check the files it lists (VRT sources, sidecar files)",
+    ),
+    (("Permission denied",), "cannot be accessed (permission denied)", "check its permissions"),
+    (("No space left on device", "Disk full"), "cannot be written: the disk is full", "free some space"),
+)
+
+
+def gdal_problem(e: BaseException) -> tuple[str, str] | None:
+    """What a GDAL/rasterio/pyogrio error means and what to do, in costa's words; None if unknown.
+
+    rasterio often says only "Read failed. See previous exception for details."; the cause is
+    further down the exception chain, so the whole chain is searched.
+
+    >>> try:
+    ...     raise OSError("Read failed.") from OSError("TIFFFillTile:Read error at row 0, col 0")
+    ... except OSError as err:
+    ...     gdal_problem(err)
+    ('is truncated or corrupt', 'copy or download it again')
+    """
+    seen: set[int] = set()
+    chain: BaseException | None = e
+    texts = []
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        texts.append(str(chain).lower())
+        chain = chain.__cause__ or chain.__context__
+    for needles, meaning, hint in _KNOWN_CAUSES:
+        if any(n.lower() in t for t in texts for n in needles):
+            return meaning, hint
+    return None
+
+
+def file_error(path: object, e: BaseException, *, doing: str = "read", where: str = "") -> str:
+    """The one line for a file GDAL failed on: costa's words when the cause is known, else its first line.
+
+    >>> file_error("a.tif", OSError("Read failed"), where=" (rows 0–512)")
+    'cannot read a.tif (rows 0–512): Read failed'
+    """
+    known = gdal_problem(e)
+    if known is None:
+        return f"cannot {doing} {path}{where}: {first_line(e)}"
+    meaning, hint = known
+    return f"{path} {meaning}{where}; {hint}"
 
 
 def require(module: str, extra: str, what: str = "this") -> Any:

@@ -30,7 +30,7 @@ NODATA = 0
 
 
 class ZanCategory(StrEnum):
-    """How a class counts under décret n° 2023-1096 (see shared ZAN.md)."""
+    """How a class counts under décret n° 2023-1096 (see docs/zan.md)."""
 
     BUILT = "artificialisée — bâtie (1°)"
     SEALED = "artificialisée — revêtue (2°)"

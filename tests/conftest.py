@@ -65,16 +65,17 @@ def write_raster(
     res: float = 0.2,
     crs: str | None = "EPSG:2154",
     nodata: float | None = None,
+    origin: tuple[float, float] = (840000, 6520000),
     **extra: object,
 ) -> Path:
-    """Write a (C, H, W) array as a tiled GeoTIFF at Lambert-93 coordinates."""
+    """Write a (C, H, W) array as a tiled GeoTIFF at Lambert-93 coordinates (top-left ``origin``)."""
     profile = dict(
         driver="GTiff",
         width=data.shape[2],
         height=data.shape[1],
         count=data.shape[0],
         dtype=str(data.dtype),
-        transform=from_origin(840000, 6520000, res, res),
+        transform=from_origin(*origin, res, res),
         tiled=True,
         blockxsize=256,
         blockysize=256,

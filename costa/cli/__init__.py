@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 from costa.__about__ import __version__
-from costa.cli._common import app, err, out, parse_bands
+from costa.cli._common import app, err, out, parse_bands, show_warning
 from costa.errors import CostaError
 
 # Each module registers its commands; this order is the order of `costa --help`.
 # isort: off
-from costa.cli import predict, model, evaluate, zan, demo  # noqa: F401
+from costa.cli import predict, model, evaluate, zan, sparte, vectorize, demo  # noqa: F401
 # isort: on
 
 __all__ = ["app", "bound_memory", "main", "parse_bands"]
@@ -50,6 +51,8 @@ def bound_memory() -> None:
 def main() -> None:
     """Console-script entry point: run the app, turning costa errors into one line."""
     bound_memory()
+    if not os.environ.get("COSTA_DEBUG"):
+        warnings.showwarning = show_warning
     try:
         app()
     except (CostaError, ImportError) as e:  # ImportError: a missing extra, with the install hint

@@ -14,13 +14,16 @@ from costa.cli._common import (
     app,
     err,
     out,
+    warner,
 )
+from costa.errors import OptionError
 
 
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out/demo"),
     seed: Annotated[int, typer.Option(help="Seed of the synthetic territory.")] = 0,
+    dalle_px: Annotated[int, typer.Option(help="Side of each of the 2 × 2 dalles, in 20 cm pixels.")] = 1500,
     provider: ProviderOpt = "auto",
     quiet: QuietOpt = False,
 ) -> None:
@@ -28,11 +31,15 @@ def demo(
     from costa.demo.run import run_demo
     from costa.nomenclature import by_code
 
+    if not 256 <= dalle_px <= 10_000:
+        raise OptionError(f"--dalle-px {dalle_px}: choose between 256 and 10000")
+    warner(quiet)  # with --quiet, library warnings are silenced too
     with _progress(not quiet and err.is_terminal) as bar:
         task = bar.add_task("demo", total=None)
         s = run_demo(
             out_dir,
             seed=seed,
+            dalle_px=dalle_px,
             provider=provider,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
@@ -58,7 +65,11 @@ def demo(
         f"  run report: {out_dir / 'run.json'}   ZAN GeoPackage: {s['zan']}   query: costa zan query "
         f"{s['zan']} --commune 99101"
     )
-    out.print("  open the landcover_*.tif in QGIS: the 16-class colormap is embedded")
+    out.print(
+        f"  class polygons: {s['polygons']['path']} ({s['polygons']['n']} polygons)   "
+        f"sparte-style figures: {', '.join(s['sparte'])}"
+    )
+    out.print("  open the landcover_*.tif and the GeoPackages in QGIS: colours and styles are embedded")
     out.print(f"  report: {s['report']}  (or browse it with: costa serve {out_dir})")
 
 

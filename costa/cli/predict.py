@@ -18,11 +18,11 @@ from costa.cli._common import (
     ProviderOpt,
     QuietOpt,
     _progress,
-    _warn,
     app,
     err,
     out,
     parse_bands,
+    warner,
 )
 
 
@@ -110,15 +110,15 @@ def predict(
         from costa.jobs import Job
 
         job = Job(
-            {"main": src[0] if len(src) == 1 else tuple(src), **parse_products(product or [])},
-            model,
-            out_path,
-            bands,
-            opts,
-            grid,
-            workers,
-            scheduler,
-            retries,
+            sources={"main": src[0] if len(src) == 1 else tuple(src), **parse_products(product or [])},
+            model=model,
+            out=out_path,
+            bands=bands,
+            options=opts,
+            grid=grid,
+            workers=workers,
+            scheduler=scheduler,
+            retries=retries,
         )
         _run_job(job, quiet)
         return
@@ -139,7 +139,7 @@ def predict(
             out_path,
             opts,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
-            warn=_warn,
+            warn=warner(quiet),
         )
     if not quiet:
         err.print(
@@ -159,7 +159,7 @@ def _run_job(job: Job, quiet: bool) -> None:
             job,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             echo=(lambda s: None) if quiet else (lambda s: err.print(s, highlight=False, soft_wrap=True)),
-            warn=_warn,
+            warn=warner(quiet),
         )
     if not quiet:
         err.print(f"{job.out}/landcover.vrt: {report.summary()}", highlight=False, soft_wrap=True)

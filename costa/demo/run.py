@@ -18,6 +18,7 @@ from costa.evaluation import evaluate
 from costa.inference.engine import Progress, predict
 from costa.inference.options import PredictOptions
 from costa.inference.runtime import open_model
+from costa.io.atomic import write_atomic
 from costa.models.zoo import demo_model_path
 
 __all__ = ["run_demo"]
@@ -70,6 +71,7 @@ def run_demo(
         year_before=y_old,
     )
     write(zan, out / "zan.gpkg")
+    planners = _planners_outputs(out, terr.communes, y_old=y_old, y_new=y_new)
     truth = compute(terr.truth[y_new], terr.parcels, terr.communes, landcover_before=terr.truth[y_old])
     zan_vs_truth = [
         {
@@ -97,6 +99,7 @@ def run_demo(
         "vintages": vintages,
         "zan": str(out / "zan.gpkg"),
         "zan_vs_truth": zan_vs_truth,
+        **planners,
     }
     from costa.report import build_report
 
@@ -105,5 +108,24 @@ def run_demo(
             out / "zan.gpkg", out / f"landcover_{y_new}.tif", out / "report", out / f"landcover_{y_old}.tif"
         )
     )
-    (out / "run.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    write_atomic(out / "run.json", json.dumps(summary, indent=1, ensure_ascii=False))
     return summary
+
+
+def _planners_outputs(out: Path, communes: Path, *, y_old: int, y_new: int) -> dict[str, Any]:
+    """Class polygons of the newest map and the sparte-style export, as planners open them."""
+    from costa.vector.polygons import vectorize
+    from costa.zan.sparte import export
+
+    poly = vectorize(out / f"landcover_{y_new}.tif", out / f"occupation_sol_{y_new}.gpkg", communes=communes)
+    sparte = export(
+        out / "zan.gpkg",
+        out / "zan_sparte.csv",
+        landcover=out / f"landcover_{y_new}.tif",
+        landcover_before=out / f"landcover_{y_old}.tif",
+        communes=communes,
+    )
+    return {
+        "polygons": {"path": str(poly.path), "n": poly.polygons, "per_km2": round(poly.per_km2)},
+        "sparte": [str(p) for p in sparte],
+    }

@@ -84,16 +84,15 @@ class Scene:
 
 def _split(
     rng: np.random.Generator,
-    r0: int,
-    c0: int,
-    r1: int,
-    c1: int,
+    rect: tuple[int, int, int, int],
+    *,
     min_side: int,
     gap: tuple[int, int],
     out: list[tuple[int, int, int, int]],
     cuts: list[tuple[int, int, int, int]] | None,
 ) -> None:
-    """Binary space partition; ``gap`` px (roads) between halves, recorded in ``cuts``."""
+    """Binary space partition of ``rect`` (r0, c0, r1, c1); ``gap`` px (roads) between halves, in ``cuts``."""
+    r0, c0, r1, c1 = rect
     h, w = r1 - r0, c1 - c0
     along_rows = h > w if abs(h - w) > min(h, w) * 0.3 else bool(rng.random() < 0.5)
     side = h if along_rows else w
@@ -105,13 +104,13 @@ def _split(
     if along_rows:
         if cuts is not None and g:
             cuts.append((r0 + cut, c0, r0 + cut + g, c1))
-        _split(rng, r0, c0, r0 + cut, c1, min_side, gap, out, cuts)
-        _split(rng, r0 + cut + g, c0, r1, c1, min_side, gap, out, cuts)
+        _split(rng, (r0, c0, r0 + cut, c1), min_side=min_side, gap=gap, out=out, cuts=cuts)
+        _split(rng, (r0 + cut + g, c0, r1, c1), min_side=min_side, gap=gap, out=out, cuts=cuts)
     else:
         if cuts is not None and g:
             cuts.append((r0, c0 + cut, r1, c0 + cut + g))
-        _split(rng, r0, c0, r1, c0 + cut, min_side, gap, out, cuts)
-        _split(rng, r0, c0 + cut + g, r1, c1, min_side, gap, out, cuts)
+        _split(rng, (r0, c0, r1, c0 + cut), min_side=min_side, gap=gap, out=out, cuts=cuts)
+        _split(rng, (r0, c0 + cut + g, r1, c1), min_side=min_side, gap=gap, out=out, cuts=cuts)
 
 
 def plan(
@@ -123,10 +122,7 @@ def plan(
     roads: list[tuple[int, int, int, int]] = []
     _split(
         rng,
-        0,
-        0,
-        height,
-        width,
+        (0, 0, height, width),
         min_side=max(120, min(height, width) // 5),
         gap=(24, 40),
         out=blocks,
@@ -139,8 +135,7 @@ def plan(
     for rank, b in enumerate(order):
         zone = zones[rank % len(zones)] if rank < len(zones) else zones[int(rng.integers(len(zones)))]
         lots: list[tuple[int, int, int, int]] = []
-        r0, c0, r1, c1 = blocks[b]
-        _split(rng, r0, c0, r1, c1, 70 if zone == "village" else 130, (0, 0), lots, None)
+        _split(rng, blocks[b], min_side=70 if zone == "village" else 130, gap=(0, 0), out=lots, cuts=None)
         for lot in lots:
             uses = _ZONES[zone]
             use = uses[forced[zone]] if forced[zone] < len(uses) else uses[int(rng.integers(len(uses)))]

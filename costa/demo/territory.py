@@ -79,14 +79,14 @@ def make_territory(
     transform = from_origin(origin[0], origin[1], GSD, GSD)
     crs = rasterio.crs.CRS.from_epsg(2154)
     t = Territory(
-        root,
-        seed,
-        years,
-        {y: root / f"ortho_{y}.vrt" for y in years},
-        {y: root / f"truth_{y}.tif" for y in years},
-        root / "parcelles.geojson",
-        root / "communes.geojson",
-        (h, w),
+        root=root,
+        seed=seed,
+        years=years,
+        ortho={y: root / f"ortho_{y}.vrt" for y in years},
+        truth={y: root / f"truth_{y}.tif" for y in years},
+        parcels=root / "parcelles.geojson",
+        communes=root / "communes.geojson",
+        size_px=(h, w),
     )
     stamp = root / "territory.json"
     params = {

@@ -12,7 +12,7 @@ source pixels and a validity mask and returns the class codes directly::
     confidence (N, H, W) uint8 ─ Cast ─ Round(100 / ReduceSum(Exp(logits − ReduceMax)))
 
 The arithmetic is the reference's, op for op and in the same float32 order, so codes are
-identical (``tests/test_fused.py``): normalisation, argmax (first maximum on ties) and the
+identical (``tests/inference/test_fused.py``): normalisation, argmax (first maximum on ties) and the
 lookup are exact. The confidence goes through ``Exp``, whose last bit may differ from
 numpy's, so a pixel whose ``100 / sum`` falls within one float32 ulp of a .5 rounding tie
 could come out 1 % apart; none did on the test scenes.

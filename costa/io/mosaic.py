@@ -26,8 +26,8 @@ import rasterio
 from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
 
-from costa.errors import SourceError, SourceReadError, first_line
-from costa.io.sources import check_dtype, check_gsd
+from costa.errors import SourceError, SourceReadError, file_error
+from costa.io.sources import check_dtype, check_gsd, dataset_mask
 from costa.models.card import ModelCard
 from costa.tiling.tiles import Box
 
@@ -135,7 +135,7 @@ def find_dalles(spec: str | Path) -> list[Path]:
             with rasterio.open(p) as ds:
                 files = [Path(f) for f in ds.files[1:]]
         except RasterioError as e:
-            raise SourceReadError(f"{p} is not a VRT GDAL can read ({first_line(e)})") from None
+            raise SourceReadError(file_error(p, e, doing="open")) from None
     elif p.is_file():
         files = [p]
     elif any(ch in text for ch in "*?["):
@@ -161,7 +161,7 @@ def scan(paths: Sequence[Path], product: str = MAIN) -> Mosaic:
             with rasterio.open(path) as ds:
                 heads.append((path, ds.crs, ds.transform, ds.height, ds.width, ds.count, tuple(ds.dtypes)))
         except RasterioError as e:
-            broken.append((path, f"{path} cannot be opened: {first_line(e)}"))
+            broken.append((path, file_error(path, e, doing="open")))
     if not heads:
         raise SourceReadError(f"none of the {len(paths)} {product} file(s) can be opened: {broken[0][1]}")
     ref_path, crs, tr, *_ = heads[0]
@@ -343,7 +343,7 @@ def _read_dalle(path: Path, bands: Sequence[int], box: Box) -> tuple[np.ndarray,
             if all(MaskFlags.all_valid in ds.mask_flag_enums[b - 1] for b in bands):
                 ok = np.ones(px.shape[1:], bool)
             else:
-                ok = ds.dataset_mask(window=window) > 0
+                ok = dataset_mask(ds, window)
     except RasterioError as e:
-        raise SourceReadError(f"cannot read {path}: {first_line(e)}") from None
+        raise SourceReadError(file_error(path, e)) from None
     return px, ok

@@ -8,21 +8,30 @@ pairs for any pixel box, padding with invalid pixels where the box runs past the
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags
-from rasterio.errors import RasterioError
+from rasterio.errors import NodataShadowWarning, RasterioError
 
-from costa.errors import SourceError, SourceReadError, first_line
+from costa.errors import SourceError, SourceReadError, file_error
 from costa.models.card import ModelCard
 from costa.tiling.tiles import Box
 
-__all__ = ["ArraySource", "RasterSource", "Source", "check_dtype", "check_gsd", "select_bands"]
+__all__ = [
+    "ArraySource",
+    "RasterSource",
+    "Source",
+    "check_dtype",
+    "check_gsd",
+    "dataset_mask",
+    "select_bands",
+]
 
 GSD_WARN = 0.10
 """Relative GSD difference from the model's beyond which costa warns."""
@@ -93,7 +102,7 @@ class RasterSource:
         try:
             self._ds = rasterio.open(self.path)
         except RasterioError as e:
-            raise SourceReadError(f"{self.path} is not a raster GDAL can read ({first_line(e)})") from None
+            raise SourceReadError(file_error(self.path, e, doing="open")) from None
         try:
             self._check(card, bands, force, warn)
         except Exception:
@@ -153,13 +162,14 @@ class RasterSource:
                 if self._mask == "alpha":
                     valid = self._ds.read(self._alpha, window=w) > 0
                 elif self._mask == "gdal":
-                    valid = self._ds.dataset_mask(window=w) > 0
+                    valid = dataset_mask(self._ds, w)
                 elif self._mask == "nodata" and self._nodata is not None:
                     valid = (raw != self._nodata).any(axis=0)
                 else:
                     valid = None
             except RasterioError as e:
-                raise SourceReadError(f"cannot read {self.path} at {b}: {first_line(e)}") from None
+                where = f" (rows {b.row}–{b.row_stop}, columns {b.col}–{b.col_stop})"
+                raise SourceReadError(file_error(self.path, e, where=where)) from None
             return raw, valid
 
         return _pad(box, self.height, self.width, len(self.bands), np.dtype(self._ds.dtypes[0]), _read)
@@ -173,6 +183,17 @@ class RasterSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def dataset_mask(ds: Any, window: Any) -> np.ndarray:
+    """GDAL's validity mask of ``window`` as booleans.
+
+    Where a file declares both a nodata value and an alpha band, GDAL takes the nodata value
+    and rasterio warns (``NodataShadowWarning``); costa follows GDAL, so the warning is noise.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NodataShadowWarning)
+        return np.asarray(ds.dataset_mask(window=window) > 0)
 
 
 def select_bands(

@@ -7,7 +7,9 @@ then renamed over the output. A crash at any point leaves no file at the output 
 Band 1 holds class codes (0 = no data) with the nomenclature's colormap and class names
 as band metadata (``CLASS_<code>=<name>`` and ``CLASSES`` as JSON, readable with
 rasterio's ``tags(1)`` or ``gdalinfo``); an optional band 2 holds the model's confidence
-(max class probability, 0–100 %). Provenance is in the dataset tags.
+(max class probability, 0–100 %). Provenance is in the dataset tags. Beside the COG,
+:func:`costa.io.catalog.describe_cog` writes GDAL category names (``.aux.xml``), a QGIS
+style (``.qml``) and a STAC Item (``.stac.json``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioError
 
-from costa.errors import OutputError, first_line
+from costa.errors import OutputError, file_error
 from costa.io.atomic import atomic_path, temp_name
+from costa.io.catalog import describe_cog
 from costa.nomenclature import CLASSES, NODATA, colormap
 from costa.tiling.tiles import Box
 
@@ -118,8 +121,9 @@ def write_cog(
                 quiet=True,
                 use_cog_driver=False,
             )
+        describe_cog(out)  # category names, .qml and STAC Item beside the COG (costa.io.catalog)
     except RasterioError as e:
-        raise OutputError(f"cannot write {out}: {first_line(e)}") from None
+        raise OutputError(file_error(out, e, doing="write")) from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -178,7 +178,14 @@ def drive(
             degraded = (
                 f"context incomplete: {', '.join(outcome.degraded)} unreadable" if outcome.degraded else None
             )
-            man.done(task.name, run, outcome.sha256, outcome.seconds, outcome.worker, degraded)
+            man.done(
+                task.name,
+                run=run,
+                sha256=outcome.sha256,
+                seconds=outcome.seconds,
+                worker=outcome.worker,
+                degraded=degraded,
+            )
             stats.computed += 1
             stats.model_px += outcome.model_pixels
             stats.computed_px += task.chunk.core.height * task.chunk.core.width

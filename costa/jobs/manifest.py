@@ -124,7 +124,7 @@ class Manifest:
         return int(self.db.execute("SELECT attempts FROM chunks WHERE name = ?", (name,)).fetchone()[0])
 
     def done(
-        self, name: str, run: int, sha256: str, seconds: float, worker: str, degraded: str | None = None
+        self, name: str, *, run: int, sha256: str, seconds: float, worker: str, degraded: str | None = None
     ) -> None:
         """Record a chunk whose output is written and checksummed.
 

@@ -67,10 +67,15 @@ def plan_job(job: Job, warn: Callable[[str], None]) -> Plan:
     }
     main = products[MAIN]
     recipe = _recipe(job.bands, model, main)
-    source = MosaicSource(products, recipe, model.card, job.options.force, warn)
+    source = MosaicSource(products, recipe, model.card, force=job.options.force, warn=warn)
     cells = _cells(job, main)
     chunks = plan_box_chunks(
-        main.height, main.width, geometry.tile, geometry.halo, model.card.stride, [b for _, b in cells]
+        main.height,
+        main.width,
+        tile=geometry.tile,
+        halo=geometry.halo,
+        stride=model.card.stride,
+        boxes=[b for _, b in cells],
     )
     return Plan(
         model=model,
@@ -81,7 +86,9 @@ def plan_job(job: Job, warn: Callable[[str], None]) -> Plan:
         cells=cells,
         chunks=chunks,
         broken={p.stem: e for m in products.values() for p, e in m.broken},  # they fail alone, by name
-        fingerprint=_fingerprint(job, model, products, recipe, geometry, cells),
+        fingerprint=_fingerprint(
+            job, model=model, products=products, recipe=recipe, geometry=geometry, cells=cells
+        ),
     )
 
 
@@ -100,6 +107,7 @@ def settle_workers(job: Job) -> Job:
 
 def _fingerprint(
     job: Job,
+    *,
     model: Model,
     products: dict[str, Mosaic],
     recipe: BandRecipe,

@@ -140,7 +140,7 @@ def _task(job: Job, plan: Plan, name: str, chunk: Chunk) -> ChunkTask:
         recipe=plan.recipe,
         model=job.model,
         options=job.options,
-        tags=provenance(plan.model, own, plan.bands, plan.geometry.tile, plan.geometry.halo),
+        tags=provenance(plan.model, own, bands=plan.bands, tile=plan.geometry.tile, halo=plan.geometry.halo),
     )
 
 

@@ -40,7 +40,7 @@ FLAIR1_TO_COSTA: tuple[tuple[int, str, int], ...] = (
     (18, "greenhouse", 5),
     (19, "other", 0),
 )
-"""(FLAIR-1 value, FLAIR name, costa code), from shared NOMENCLATURE.md."""
+"""(FLAIR-1 value, FLAIR name, costa code), from docs/nomenclature.md."""
 
 FLAIR_CARD = ModelCard(
     name="flair-import",

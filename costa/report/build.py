@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from costa.errors import SourceError, SourceReadError, first_line
+from costa.errors import SourceError, SourceReadError, file_error
 from costa.nomenclature import CLASSES
 from costa.report.overlay import Overlay, read_overlay
 from costa.zan.schema import ARTIF, COUNT_FIELDS, FIELDS, NEW
@@ -102,8 +102,7 @@ def _read_gpkg(gpkg: Path) -> tuple[Any, Any]:
     try:
         layers = {name for name, _ in pyogrio.list_layers(gpkg)}
     except Exception as e:
-        reason = first_line(e)
-        raise SourceReadError(f"{gpkg} is not a GeoPackage GDAL can read ({reason})") from None
+        raise SourceReadError(file_error(gpkg, e)) from None
     if not {"parcelles", "communes"} <= layers:
         raise SourceError(f"{gpkg} has no 'parcelles' and 'communes' layers; make it with costa zan compute")
     parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles")

@@ -1,4 +1,4 @@
-"""National dalle grids (data files in ``costa/tiling/grids``) and how a raster is cut into chunks.
+"""National dalle grids (data files in ``tiling/grids``) and how a raster is cut into chunks.
 
 A job's chunk is its unit of work, of output and of resumption. Dalles given as files are
 their own chunks; one large raster is cut along the national dalle grid of its CRS (so its
@@ -12,12 +12,12 @@ import json
 import math
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from rasterio.crs import CRS
 
 from costa.errors import OptionError
+from costa.resources import data_path
 from costa.tiling.tiles import Box
 
 __all__ = ["Grid", "find_grid", "grid_cells", "grids", "square_cells"]
@@ -49,8 +49,7 @@ def grids() -> dict[str, Grid]:
     'EPSG:2975'
     """
     out = {}
-    folder = files("costa.tiling") / "grids"
-    for f in sorted((f for f in folder.iterdir() if f.name.endswith(".json")), key=lambda f: f.name):
+    for f in sorted(data_path("tiling", "grids").glob("*.json")):
         d = json.loads(f.read_text())
         out[d["name"]] = Grid(d["name"], d["title"], d["crs"], d["dalle_m"], d["gsd_m"], d["dalle_name"])
     return out

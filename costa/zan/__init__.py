@@ -1,4 +1,4 @@
-"""ZAN (zéro artificialisation nette) figures from land-cover rasters (see shared ZAN.md).
+"""ZAN (zéro artificialisation nette) figures from land-cover rasters (rules: docs/zan.md).
 
 :func:`compute` turns one or two land-cover rasters, parcels and communes into tables per
 parcel and per commune (:class:`ZanResult`), reading the rasters by windows

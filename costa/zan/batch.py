@@ -196,7 +196,7 @@ def compute_by_commune(
                 say(f"commune {key} failed: {msg}")
                 continue
             _, sha, seconds, rss = outcome
-            man.done(key, run, sha, seconds, f"pid {os.getpid()} rss {rss:.0f} MB")
+            man.done(key, run=run, sha256=sha, seconds=seconds, worker=f"pid {os.getpid()} rss {rss:.0f} MB")
             computed.append(key)
             say(f"commune {key}: {seconds:.1f} s, peak RSS {rss:.0f} MB")
     result = gather(parts, [k for k in keys if k not in failed], rs)

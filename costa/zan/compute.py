@@ -2,7 +2,7 @@
 
 I/O at the edges: vectors are read with geopandas/pyogrio, the rasters with rasterio; the
 arithmetic is :mod:`costa.zan.rules`. A pixel belongs to the parcel (and commune) holding
-its centre. Output field names follow the stable schema of shared ZAN.md.
+its centre. Output field names follow the stable schema of docs/zan.md.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from rasterio.features import rasterize
 
-from costa.errors import SourceError, SourceReadError, first_line
+from costa.errors import SourceError, SourceReadError, file_error
 from costa.nomenclature import CLASSES
 from costa.tiling.tiles import Box
 from costa.zan.rules import RULESETS, RuleSet, parcel_status
@@ -56,7 +56,7 @@ def _read(path: Any, what: str) -> Any:
     try:
         gdf = gpd.read_file(p)
     except Exception as e:
-        raise SourceReadError(f"{p} is not a vector file GDAL can read ({first_line(e, 120)})") from None
+        raise SourceReadError(file_error(p, e)) from None
     if gdf.empty:
         raise SourceError(f"{p} holds no {what}")
     if gdf.crs is None:
@@ -225,7 +225,7 @@ def compute(
         table.surface_m2 > 0, 100 * table.artif_m2 / table.surface_m2.where(table.surface_m2 > 0, 1), 0.0
     )
     table["usage_urbain"] = m.urban[0][1:]
-    table["sans_pixel"] = c.sum(1) == 0  # holds no pixel centre: outside the raster or sliver (ZAN.md)
+    table["sans_pixel"] = c.sum(1) == 0  # holds no pixel centre: outside the raster or sliver (docs/zan.md)
     table["statut"] = parcel_status(table.artif_m2.to_numpy(), table.surface_m2.to_numpy())
     for cls in CLASSES:
         table[f"{cls.slug}_m2"] = c[:, cls.code] * px

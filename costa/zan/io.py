@@ -7,6 +7,7 @@ from typing import Any
 
 from costa.errors import CostaError, OutputError, SourceReadError
 from costa.io.atomic import atomic_path
+from costa.io.styles import add_styles
 from costa.io.writer import check_writable
 from costa.zan.compute import ZanResult
 
@@ -14,7 +15,10 @@ __all__ = ["query", "write"]
 
 
 def write(result: ZanResult, out: str | Path) -> list[Path]:
-    """Write ``out`` (.gpkg, atomically) and ``<stem>_{parcelles,communes}.{csv,parquet}`` beside it."""
+    """Write ``out`` (.gpkg, atomically) and ``<stem>_{parcelles,communes}.{csv,parquet}`` beside it.
+
+    Each GeoPackage layer carries a default QGIS style (:func:`costa.io.styles.add_styles`).
+    """
     import pyogrio
 
     out = check_writable(out)
@@ -23,6 +27,7 @@ def write(result: ZanResult, out: str | Path) -> list[Path]:
     with atomic_path(out, ".gpkg") as tmp:
         pyogrio.write_dataframe(result.parcelles, tmp, layer="parcelles", driver="GPKG")
         pyogrio.write_dataframe(result.communes, tmp, layer="communes", driver="GPKG", append=True)
+        add_styles(tmp)  # QGIS opens each layer with its default style (layer_styles)
     written = [out]
     for name, df in (("parcelles", result.parcelles.drop(columns="geometry")), ("communes", result.communes)):
         for ext in ("csv", "parquet"):

@@ -76,7 +76,7 @@ memory, for any area and any window."""
 
 @dataclass(frozen=True)
 class ParcelRule:
-    """Parcel-level parameters (defaults from ZAN.md)."""
+    """Parcel-level parameters (defaults from docs/zan.md)."""
 
     urban_built_m2: float = 50.0
     urban_artif_share: float = 0.5
@@ -100,7 +100,7 @@ def urban_usage(counts: np.ndarray, pixel_area: float, rule: ParcelRule = Parcel
     valid = counts[:, 1:].sum(1)
     share = np.divide(counts[:, list(ARTIFICIAL)].sum(1), valid, out=np.zeros(len(counts)), where=valid > 0)
     urban = (built >= rule.urban_built_m2) | (share >= rule.urban_artif_share)
-    urban[0] = False  # outside parcels: no usage known (public domain), ZAN.md
+    urban[0] = False  # outside parcels: no usage known (public domain), docs/zan.md
     out: np.ndarray = urban
     return out
 

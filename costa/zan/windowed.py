@@ -45,7 +45,7 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioError
 
-from costa.errors import OptionError, SourceError, SourceReadError, first_line
+from costa.errors import OptionError, SourceError, SourceReadError, file_error
 from costa.nomenclature import N_CODES
 from costa.tiling.tiles import Box
 from costa.zan.rules import (
@@ -182,7 +182,7 @@ def open_grid(source: str, name: str) -> Grid:
     try:
         ds = rasterio.open(source)
     except RasterioError as e:
-        raise SourceReadError(f"{name} is not a raster GDAL can read ({first_line(e, 120)})") from None
+        raise SourceReadError(file_error(name, e)) from None
     with ds:
         if ds.count != 1 or not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
             raise SourceError(
@@ -315,7 +315,11 @@ def close_datasets() -> None:
 def _load(plan: Plan, box: Box) -> Window:
     labels = []
     for source, name in zip(plan.sources, plan.names, strict=True):
-        lab = _dataset(source).read(1, window=box.window())
+        try:
+            lab = _dataset(source).read(1, window=box.window())
+        except RasterioError as e:
+            where = f" (rows {box.row}–{box.row_stop}, columns {box.col}–{box.col_stop})"
+            raise SourceReadError(file_error(name, e, where=where)) from None
         _check_values(lab, name)
         labels.append(lab.astype(np.uint8, copy=False))
     pid, pindex = plan.parcels.burn(plan.grid, box)

@@ -1,6 +1,6 @@
 """Train costa's bundled demo model on synthetic scenes and export it to ONNX.
 
-    python models/demo/train.py --out costa/models/demo/costa-demo.onnx
+    python models/demo/train.py --out models/demo/costa-demo.onnx
 
 Training scenes use seeds 1000.. (both vintages); accuracy is measured on held-out
 scenes with seeds 9000.., never seen in training. Needs the ``train`` extra; a GPU makes
@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--test-scenes", type=int, default=4)
-    ap.add_argument("--out", type=Path, default=Path("costa/models/demo/costa-demo.onnx"))
+    ap.add_argument("--out", type=Path, default=Path("models/demo/costa-demo.onnx"))
     args = ap.parse_args()
     torch.manual_seed(0)
     dev = "cuda" if torch.cuda.is_available() else "cpu"

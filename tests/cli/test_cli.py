@@ -49,7 +49,7 @@ def bad_inputs(tmp_path: Path, tiny_model: Path) -> dict[str, Path]:
     ("src", "model", "extra", "fragments"),
     [
         ("missing", "model", [], ["source raster not found", "missing.tif"]),
-        ("not_raster", "model", [], ["not_raster.tif is not a raster GDAL can read"]),
+        ("not_raster", "model", [], ["not_raster.tif is not in a format GDAL can read; give a GeoTIFF"]),
         ("three_bands", "model", [], ["rgb.tif has 3 data band(s)", "takes 4 (R,G,B,NIR)", "--bands"]),
         ("good", "model", ["--bands", "1,2,3,5"], ["--bands 1,2,3,5: good.tif has bands 1–4 only"]),
         ("good", "model", ["--bands", "1,2,x"], ["--bands '1,2,x': expected comma-separated"]),

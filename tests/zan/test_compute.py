@@ -71,7 +71,7 @@ def test_geopackage_reads_back_with_documented_fields(territory, tmp_path: Path)
     files = write(compute(t.truth[2024], t.parcels, t.communes), tmp_path / "zan.gpkg")
     assert {p.suffix for p in files} == {".gpkg", ".csv", ".parquet"}
     layers = {name for name, _ in pyogrio.list_layers(tmp_path / "zan.gpkg")}
-    assert layers == {"parcelles", "communes"}
+    assert layers == {"parcelles", "communes", "layer_styles"}
     info = pyogrio.read_info(tmp_path / "zan.gpkg", layer="parcelles")
     fields = dict(zip(info["fields"], info["dtypes"], strict=True))
     assert (
