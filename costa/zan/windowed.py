@@ -286,7 +286,7 @@ class Plan:
 
 
 @dataclass
-class Window:
+class Pixels:
     """One window's pixels: class labels per vintage, local parcel ids, commune numbers."""
 
     box: Box
@@ -312,7 +312,7 @@ def close_datasets() -> None:
         _OPEN.popitem()[1].close()
 
 
-def _load(plan: Plan, box: Box) -> Window:
+def _load(plan: Plan, box: Box) -> Pixels:
     labels = []
     for source, name in zip(plan.sources, plan.names, strict=True):
         try:
@@ -328,7 +328,7 @@ def _load(plan: Plan, box: Box) -> Window:
         cid = np.r_[0, cindex + 1].astype(np.int32)[cid]
     else:
         cid = plan.commune_of[np.r_[0, pindex + 1]][pid]
-    return Window(box, labels, pid, pindex, cid)
+    return Pixels(box, labels, pid, pindex, cid)
 
 
 # --------------------------------------------------------------------------- pass 1: counts
@@ -438,7 +438,7 @@ def _adjacent(comp: np.ndarray, small: np.ndarray) -> np.ndarray:
     return np.stack([code // (len(small) + 1), code % (len(small) + 1)], axis=1)
 
 
-def _raw_artif(plan: Plan, w: Window, urban: np.ndarray, lab: np.ndarray) -> np.ndarray:
+def _raw_artif(plan: Plan, w: Pixels, urban: np.ndarray, lab: np.ndarray) -> np.ndarray:
     local = urban[np.r_[0, w.pindex + 1]]
     return pixel_artificialised(lab, local[w.pid])
 
