@@ -54,7 +54,7 @@ def _read(path: Any, what: str) -> Any:
     if not p.exists():
         raise SourceReadError(f"{what} file not found: {p}")
     try:
-        gdf = gpd.read_file(p)
+        gdf = gpd.read_file(f"/vsigzip/{p}" if p.suffix.lower() == ".gz" else p)  # Etalab: *.json.gz
     except Exception as e:
         raise SourceReadError(file_error(p, e)) from None
     if gdf.empty:

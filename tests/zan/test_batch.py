@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import sqlite3
@@ -37,9 +38,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                     "geometry": {"type": "Polygon", "coordinates": [ring]},
                 }
             )
-    parcels = d / "parcels.geojson"
+    parcels = d / "parcels.json.gz"  # gzipped, as Etalab publishes a département's cadastre
     crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}}
-    parcels.write_text(json.dumps({"type": "FeatureCollection", "crs": crs, "features": feats}))
+    parcels.write_bytes(
+        gzip.compress(json.dumps({"type": "FeatureCollection", "crs": crs, "features": feats}).encode())
+    )
     return {"raster": raster, "parcels": parcels}
 
 
@@ -95,6 +98,8 @@ def test_kill_9_then_rerun_gives_identical_tables(inputs: dict[str, Path], tmp_p
     assert len(a) == (N // 32) ** 2
     q = costa("zan", "query", out / "zan.gpkg", "--commune", "99003", "--format", "json")
     assert q.returncode == 0 and json.loads(q.stdout)[0]["regles_version"] == 2
+    rep = costa("zan", "report", out / "zan.gpkg", "--landcover", inputs["raster"], "-o", tmp_path / "rep")
+    assert rep.returncode == 0 and len(list((tmp_path / "rep").glob("commune-*.html"))) == COMMUNES
 
 
 def test_refusals(inputs: dict[str, Path], tmp_path: Path) -> None:
