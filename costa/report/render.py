@@ -1,16 +1,21 @@
-"""Write the report folder: one self-contained HTML page per commune, an index, CSVs, JSON.
+"""Write the report folder: one self-contained HTML page per commune, an index, CSVs, JSON, maps.
 
 Pages are rendered from the Jinja2 templates shipped in the package (autoescape on) with
-Leaflet, the overlay PNG and the parcels inlined, so a page opens offline from ``file://``
-and can be sent as one file. Beside the pages: each commune's parcels as CSV (the page's
-download link), ``communes.csv``, ``communes.json`` (what ``costa serve`` answers from) and
-Leaflet's licence. Files are written to a hidden temporary name, then renamed.
+Leaflet, pmtiles.js, the overlay PNG and the parcels inlined, so a page opens offline from
+``file://`` and can be sent as one file. Beside the pages: each commune's parcels as CSV
+(the page's download link), ``communes.csv``, ``communes.json`` (what ``costa serve``
+answers from), one PMTiles archive per land-cover map (``carte-<millésime>.pmtiles``, see
+:mod:`costa.report.tiles`) and the licences of Leaflet and pmtiles.js. Served by ``costa
+serve``, a page's map reads the archive by byte ranges down to the raster's own pixels;
+from ``file://`` (where a page cannot read files beside it) it shows the downsampled overlay.
+Files are written to a hidden temporary name, then renamed.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import re
 from importlib.resources import files
@@ -23,11 +28,13 @@ from costa.io.atomic import write_atomic
 from costa.nomenclature import CLASSES
 from costa.report.build import CommunePage, build_pages, fr_number
 from costa.report.chart import class_chart
+from costa.report.tiles import TileArchive, write_pmtiles
 from costa.zan.schema import STATUS_COLORS
 
-__all__ = ["build_report", "environment", "render_commune", "render_index"]
+__all__ = ["archive_name", "build_report", "environment", "render_commune", "render_index"]
 
 _STATIC = files("costa.report") / "static" / "leaflet"
+_PMTILES = files("costa.report") / "static" / "pmtiles"
 
 
 def environment() -> Any:
@@ -62,23 +69,63 @@ def _leaflet() -> tuple[str, str]:
     return css, js
 
 
-def _map_data(page: CommunePage) -> dict[str, Any]:
+def _pmtiles_js() -> str:
+    """pmtiles.js (its IIFE build: a global ``pmtiles`` with ``leafletRasterLayer``)."""
+    return (_PMTILES / "pmtiles.js").read_text(encoding="utf-8")
+
+
+def archive_name(label: str) -> str:
+    """The report's file name of the PMTiles archive of vintage ``label``.
+
+    >>> archive_name("2024"), archive_name("../x")
+    ('carte-2024.pmtiles', 'carte-___x.pmtiles')
+    """
+    return "carte-" + re.sub(r"[^0-9A-Za-z_-]", "_", label) + ".pmtiles"
+
+
+def _latlng(bounds: tuple[float, float, float, float]) -> list[list[float]]:
+    """Web Mercator bounds as Leaflet's ``[[south, west], [north, east]]`` in degrees.
+
+    >>> _latlng((0.0, 0.0, 0.0, 0.0))
+    [[0.0, 0.0], [0.0, 0.0]]
+    """
+    r = 6378137.0
+
+    def lat(y: float) -> float:
+        return math.degrees(math.atan(math.sinh(y / r)))
+
+    x0, y0, x1, y1 = bounds
+    return [[lat(y0), math.degrees(x0 / r)], [lat(y1), math.degrees(x1 / r)]]
+
+
+def _map_data(page: CommunePage, tiles: list[TileArchive]) -> dict[str, Any]:
     overlays = []
     for label, ov in page.overlays:
-        x0, y0, x1, y1 = ov.bounds
         overlays.append(
             {
                 "label": label,
                 "url": "data:image/png;base64," + base64.b64encode(ov.png).decode(),
-                "bounds": [[0.0, 0.0], [y1 - y0, x1 - x0]],
+                "bounds": _latlng(ov.bounds),
             }
         )
-    bounds = overlays[-1]["bounds"] if overlays else [[0.0, 0.0], [1.0, 1.0]]
-    return {"overlays": overlays, "parcels": page.parcels, "colors": STATUS_COLORS, "bounds": bounds}
+    labels = [label for label, _ in page.class_ha]
+    archives = [
+        {"label": label, "url": a.path.name, "min_zoom": a.min_zoom, "max_zoom": a.max_zoom}
+        for label, a in zip(labels, tiles, strict=False)
+    ]
+    return {
+        "overlays": overlays,
+        "tiles": archives,
+        "parcels": page.parcels,
+        "outline": page.outline,
+        "commune": {"nom": page.nom, "insee": page.insee, "figures": [[f.label, f.text] for f in page.figures]},
+        "colors": STATUS_COLORS,
+        "bounds": overlays[-1]["bounds"] if overlays else None,
+    }
 
 
-def render_commune(page: CommunePage, env: Any | None = None) -> str:
-    """The HTML of one commune's page."""
+def render_commune(page: CommunePage, env: Any | None = None, tiles: list[TileArchive] | None = None) -> str:
+    """The HTML of one commune's page; ``tiles`` are the PMTiles archives of its vintages, in order."""
     env = env or environment()
     css, js = _leaflet()
     return str(
@@ -87,9 +134,10 @@ def render_commune(page: CommunePage, env: Any | None = None) -> str:
             classes=CLASSES,
             chart=class_chart(page.class_ha),
             status_colors=STATUS_COLORS,
-            map_data=_map_data(page),
+            map_data=_map_data(page, tiles or []),
             leaflet_css=css,
             leaflet_js=js,
+            pmtiles_js=_pmtiles_js(),
         )
     )
 
@@ -114,8 +162,12 @@ def build_report(
     out: str | Path,
     landcover_before: str | Path | None = None,
     max_px: int = 1500,
+    tiles: bool = True,
 ) -> Path:
     """Write the report of every commune of ``gpkg`` into folder ``out``; returns ``index.html``.
+
+    With ``tiles`` (the default), each land-cover map also goes in as a full-resolution
+    PMTiles archive that the pages show when served by ``costa serve``.
 
     Example:
         >>> build_report("out/demo/zan.gpkg", "out/demo/landcover_2024.tif", "report")  # doctest: +SKIP
@@ -135,10 +187,15 @@ def build_report(
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"report folder {out} is not writable; choose another --out")
     env = environment()
+    archives: list[TileArchive] = []
+    if tiles and pages:
+        rasters = [Path(p) for p in (landcover_before, landcover) if p is not None]
+        for (label, _), raster in zip(pages[0].class_ha, rasters, strict=True):
+            archives.append(write_pmtiles(raster, out / archive_name(label)))
     parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles", read_geometry=False)
     parcelles["commune"] = parcelles["commune"].astype(str)
     for page in pages:
-        write_atomic(out / f"{page.stem}.html", render_commune(page, env))
+        write_atomic(out / f"{page.stem}.html", render_commune(page, env, archives))
         mine = parcelles[parcelles["commune"] == page.insee]
         write_atomic(out / f"{page.stem}-parcelles.csv", mine.to_csv(index=False))
     import pandas as pd
@@ -147,6 +204,7 @@ def build_report(
     api = [{**p.row, "page": f"{p.stem}.html", "csv": f"{p.stem}-parcelles.csv"} for p in pages]
     write_atomic(out / "communes.json", json.dumps(api, ensure_ascii=False, indent=1))
     write_atomic(out / "LICENSE-leaflet.txt", (_STATIC / "LICENSE").read_bytes())
+    write_atomic(out / "LICENSE-pmtiles.txt", (_PMTILES / "LICENSE").read_bytes())
     index = out / "index.html"
     write_atomic(index, render_index(pages, Path(gpkg).name, env))
     return index

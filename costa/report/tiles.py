@@ -32,6 +32,7 @@ from costa.nomenclature import colormap
 __all__ = [
     "TileArchive",
     "native_zoom",
+    "overview_level",
     "read_header",
     "rgba",
     "rgba_png",
@@ -155,7 +156,7 @@ def rgba_png(rgba: np.ndarray) -> bytes:
     )
 
 
-def _overview_level(src: Any, pixel_m: float) -> int | None:
+def overview_level(src: Any, pixel_m: float) -> int | None:
     """The coarsest overview of ``src`` still at least as fine as ``pixel_m`` (None: the full grid)."""
     res = abs(src.transform.a)
     level = None
@@ -184,7 +185,7 @@ def _zoom_tiles(path: Path, z: int, rng: tuple[int, int, int, int], lat: float, 
 
     ground = EQUATOR * math.cos(math.radians(lat)) / (TILE * 2**z)
     with rasterio.open(path) as full:
-        level = _overview_level(full, ground)
+        level = overview_level(full, ground)
     opts = {} if level is None else {"overview_level": level}
     with rasterio.open(path, **opts) as src:
         for bx, by, nx, ny in _blocks(rng, block):
