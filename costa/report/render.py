@@ -118,7 +118,11 @@ def _map_data(page: CommunePage, tiles: list[TileArchive]) -> dict[str, Any]:
         "tiles": archives,
         "parcels": page.parcels,
         "outline": page.outline,
-        "commune": {"nom": page.nom, "insee": page.insee, "figures": [[f.label, f.text] for f in page.figures]},
+        "commune": {
+            "nom": page.nom,
+            "insee": page.insee,
+            "figures": [[f.label, f.text] for f in page.figures],
+        },
         "colors": STATUS_COLORS,
         "bounds": overlays[-1]["bounds"] if overlays else None,
     }

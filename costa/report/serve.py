@@ -70,7 +70,7 @@ class ReportTables:
 
     Example:
         >>> tables = ReportTables(Path("out/demo/report"))  # doctest: +SKIP
-        >>> tables.parcel("99101000AB0001")["statut"]  # reads commune-99101-parcelles.csv only  # doctest: +SKIP
+        >>> tables.parcel("99101000AB0001")["statut"]  # reads only 99101's CSV  # doctest: +SKIP
         'artificialisée'
 
     """

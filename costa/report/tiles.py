@@ -85,8 +85,8 @@ def tile_range(bounds: tuple[float, float, float, float], z: int) -> tuple[int, 
     size = EQUATOR / n
     left, bottom, right, top = bounds
 
-    def clip(v: float) -> int:
-        return max(0, min(n, v))  # type: ignore[arg-type, return-value]
+    def clip(v: int) -> int:
+        return max(0, min(n, v))
 
     x0 = clip(math.floor((left + EQUATOR / 2) / size))
     x1 = clip(math.ceil((right + EQUATOR / 2) / size))
@@ -123,7 +123,8 @@ def rgba(labels: np.ndarray, lut: np.ndarray | None = None) -> np.ndarray:
     """
     table = _lut() if lut is None else lut
     h, w = labels.shape
-    return table[labels].view(np.uint8).reshape(h, w, 4)
+    out: np.ndarray = table[labels].view(np.uint8).reshape(h, w, 4)
+    return out
 
 
 def rgba_png(rgba: np.ndarray) -> bytes:
@@ -174,9 +175,9 @@ def _blocks(rng: tuple[int, int, int, int], block: int) -> Iterator[tuple[int, i
             yield bx, by, min(block, x1 - bx), min(block, y1 - by)
 
 
-def _zoom_tiles(path: Path, z: int, rng: tuple[int, int, int, int], lat: float, block: int) -> Iterator[
-    tuple[int, int, np.ndarray]
-]:
+def _zoom_tiles(
+    path: Path, z: int, rng: tuple[int, int, int, int], lat: float, block: int
+) -> Iterator[tuple[int, int, np.ndarray]]:
     """Every non-empty tile of zoom ``z`` as ``(x, y, labels)``, warped block by block."""
     import rasterio
     from rasterio.crs import CRS
@@ -206,7 +207,10 @@ def _zoom_tiles(path: Path, z: int, rng: tuple[int, int, int, int], lat: float, 
                         yield bx + i, by + j, tile
 
 
-def _footprint(path: Path) -> tuple[tuple[float, float, float, float], tuple[float, float, float, float], float]:
+Bounds = tuple[float, float, float, float]
+
+
+def _footprint(path: Path) -> tuple[Bounds, Bounds, float]:
     """The raster's bounds in Web Mercator and in longitude/latitude, and its pixel size (m)."""
     import rasterio
     from rasterio.warp import transform_bounds
@@ -264,13 +268,16 @@ def write_pmtiles(
     count = 0
     with atomic_path(out, ".pmtiles") as tmp, tmp.open("wb") as f:
         writer = Writer(f)  # type: ignore[no-untyped-call]
-        for z in range(low, top + 1):
-            rng = tile_range(merc, z)
-            for x, y, labels in _zoom_tiles(path, z, rng, lat, block):
-                writer.write_tile(zxy_to_tileid(z, x, y), rgba_png(rgba(labels, lut)))  # type: ignore[no-untyped-call]
-                count += 1
-        if count == 0:
-            raise SourceReadError(f"{path} holds no class pixel (all no data): nothing to map")
+        try:
+            for z in range(low, top + 1):
+                for x, y, labels in _zoom_tiles(path, z, tile_range(merc, z), lat, block):
+                    writer.write_tile(zxy_to_tileid(z, x, y), rgba_png(rgba(labels, lut)))  # type: ignore[no-untyped-call]
+                    count += 1
+            if count == 0:
+                raise SourceReadError(f"{path} holds no class pixel (all no data): nothing to map")
+        except BaseException:
+            writer.tile_f.close()  # the writer's spool file (finalize closes it otherwise)
+            raise
         writer.finalize(  # type: ignore[no-untyped-call]
             {
                 "tile_type": TileType.PNG,
@@ -309,4 +316,4 @@ def read_header(path: str | Path) -> dict[str, Any]:
         head = f.read(127)
     if len(head) < 127 or not head.startswith(b"PMTiles"):
         raise SourceReadError(f"{path} is not a PMTiles archive")
-    return dict(deserialize_header(head))  # type: ignore[no-untyped-call]
+    return dict(deserialize_header(head))
