@@ -81,7 +81,7 @@ def tile_range(bounds: tuple[float, float, float, float], z: int) -> tuple[int, 
     >>> tile_range((-EQUATOR / 2, -EQUATOR / 2, EQUATOR / 2, EQUATOR / 2), 2)
     (0, 0, 4, 4)
     """
-    n = 2**z
+    n = 1 << z
     size = EQUATOR / n
     left, bottom, right, top = bounds
 
