@@ -37,6 +37,12 @@ FIGURES = [
 
 pytestmark = pytest.mark.browser
 
+TILES_LOADED = """() => {
+  const tiles = [...document.querySelectorAll("#map .landcover-tiles img")];
+  return tiles.length > 0 && tiles.every((t) => t.style.display === "none" || (t.complete && t.naturalWidth))
+    && !document.querySelector("#map .leaflet-tile-loading");
+}"""
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
@@ -84,17 +90,28 @@ def test_commune_page_in_chromium(
     page.on(
         "request",
         lambda r: (
-            None if r.url.startswith(("data:", "file:", server)) else problems.append(f"went out: {r.url}")
+            None
+            if r.url.startswith(
+                ("data:", "file:", server, f"blob:{server}/")
+            )  # blob: tiles decoded in the page
+            else problems.append(f"went out: {r.url}")
         ),
     )
     page.goto(url)
 
-    # The map drew: the overlay image decoded, the parcels are paths, and the pixels show the classes.
-    overlay = page.locator("img.leaflet-image-layer")
-    overlay.wait_for()
-    assert overlay.evaluate("img => img.complete && img.naturalWidth > 0 && img.naturalWidth <= 1500")
+    # The map drew: from file:// the overlay image, served the PMTiles tiles (read by byte ranges);
+    # the parcels are paths, the commune's outline one more, and the pixels show the classes.
+    if origin == "file":
+        overlay = page.locator("img.leaflet-image-layer")
+        overlay.wait_for()
+        assert overlay.evaluate("img => img.complete && img.naturalWidth > 0 && img.naturalWidth <= 1500")
+        assert not page.evaluate("window.costaMap.tiles")
+    else:
+        page.wait_for_function(TILES_LOADED)
+        assert page.evaluate("window.costaMap.tiles") and page.locator("img.leaflet-image-layer").count() == 0
     parcels = demo["parcelles_gpkg"]
-    assert page.locator("#map path.leaflet-interactive").count() == (parcels.commune == insee).sum()
+    assert page.locator("#map path.leaflet-interactive").count() == (parcels.commune == insee).sum() + 1
+    assert page.locator("#map path.commune").count() == 1
     shot = page.locator("#map").screenshot(path=str(tmp_path / f"report-{origin}.png"))
     px = rgb(shot).reshape(-1, 3).astype(int)
     assert (px < 240).any(axis=1).mean() > 0.2, "the map is blank"
@@ -122,3 +139,75 @@ def test_commune_page_in_chromium(
     assert page.locator("#chart rect").count() == 2 * 16 + 2
     assert problems == []
     page.close()
+
+
+def labels_at(path: Path, mx: np.ndarray, my: np.ndarray, overview: int | None = None) -> np.ndarray:
+    """The class of the raster (or of one of its overviews) under Web Mercator points; 0 outside."""
+    import rasterio
+    from rasterio.warp import transform
+
+    opts = {} if overview is None else {"overview_level": overview}
+    with rasterio.open(path, **opts) as src:
+        labels = src.read(1)
+        xs, ys = transform("EPSG:3857", src.crs, mx.ravel(), my.ravel())
+        rows, cols = (np.asarray(v) for v in rasterio.transform.rowcol(src.transform, xs, ys))
+    inside = (rows >= 0) & (rows < labels.shape[0]) & (cols >= 0) & (cols < labels.shape[1])
+    out = np.zeros(rows.shape, np.uint8)
+    out[inside] = labels[rows[inside], cols[inside]]
+    return out.reshape(mx.shape)
+
+
+def test_deepest_zoom_draws_the_raster_pixels(browser: Any, demo: dict[str, Any], server: str) -> None:
+    """Served, at the archive's deepest zoom the page shows the 20 cm pixels, not an upscaled overview."""
+    from costa.report.tiles import EQUATOR, TILE, read_header, rgba
+
+    report = Path(demo["report"]).parent
+    z = read_header(report / "carte-2024.pmtiles")["max_zoom"]
+    assert z >= 19
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith((server, f"blob:{server}/", "data:")) else outside.append(r.url),
+    )
+    page.goto(f"{server}/commune-99101.html")
+    page.wait_for_function(TILES_LOADED)
+    page.evaluate(
+        """z => { const m = window.costaMap;
+        for (const layer of Object.values(m.others)) { m.map.removeLayer(layer); }
+        m.map.setView(m.map.getCenter(), z, { animate: false }); }""",
+        z,
+    )
+    page.wait_for_function(TILES_LOADED)
+    zooms = page.evaluate(
+        """() => { const m = window.costaMap;
+        const layer = Object.values(m.bases).find((l) => m.map.hasLayer(l));
+        return Object.values(layer._tiles).filter((t) => t.current).map((t) => t.coords.z); }"""
+    )
+    assert zooms and set(zooms) == {z}
+    box = page.evaluate(
+        """() => { const m = window.costaMap.map, el = m.getContainer(), r = el.getBoundingClientRect();
+        const o = m.options.crs.project(m.containerPointToLatLng([0, 0]));
+        return { x: r.left + el.clientLeft, y: r.top + el.clientTop, w: el.clientWidth, h: el.clientHeight,
+                 mx: o.x, my: o.y }; }"""
+    )
+    shot = rgb(page.screenshot(clip={"x": box["x"], "y": box["y"], "width": box["w"], "height": box["h"]}))
+    page.close()
+    res = EQUATOR / (TILE * 2**z)  # Web Mercator metres per screen pixel
+    jj, ii = np.mgrid[0 : shot.shape[0], 0 : shot.shape[1]]
+    mx, my = box["mx"] + (ii + 0.5) * res, box["my"] - (jj + 0.5) * res
+    crop = (slice(130, -40), slice(60, -60))  # away from the zoom, layer, scale and attribution controls
+    lc = demo["root"] / "landcover_2024.tif"
+    full = labels_at(lc, mx, my)[crop]
+    coarse = labels_at(lc, mx, my, overview=0)[crop]
+    seen = shot[crop].astype(int)
+    mapped = full > 0
+    assert mapped.mean() > 0.5
+
+    def agreement(labels: np.ndarray) -> float:
+        expected = rgba(labels)[..., :3].astype(int)
+        return float((np.abs(seen - expected).max(axis=2) <= 3)[mapped].mean())
+
+    assert agreement(full) > 0.99, "the map does not show the raster's pixels"
+    assert agreement(coarse) < agreement(full) - 0.005  # an upscaled overview would not pass
+    assert outside == []
