@@ -28,10 +28,14 @@ from costa.io.atomic import write_atomic
 from costa.nomenclature import CLASSES
 from costa.report.build import CommunePage, build_pages, fr_number
 from costa.report.chart import class_chart
+from costa.report.overlay import Overlay, read_overlay
 from costa.report.tiles import TileArchive, write_pmtiles
 from costa.zan.schema import STATUS_COLORS
 
-__all__ = ["archive_name", "build_report", "environment", "render_commune", "render_index"]
+__all__ = ["archive_name", "build_report", "environment", "render_commune", "render_index", "render_map"]
+
+PARCEL_ZOOM = 16
+"""From this zoom on, ``carte.html`` (served) fetches the parcels of the communes on screen."""
 
 _STATIC = files("costa.report") / "static" / "leaflet"
 _PMTILES = files("costa.report") / "static" / "pmtiles"
@@ -99,15 +103,7 @@ def _latlng(bounds: tuple[float, float, float, float]) -> list[list[float]]:
 
 
 def _map_data(page: CommunePage, tiles: list[TileArchive]) -> dict[str, Any]:
-    overlays = []
-    for label, ov in page.overlays:
-        overlays.append(
-            {
-                "label": label,
-                "url": "data:image/png;base64," + base64.b64encode(ov.png).decode(),
-                "bounds": _latlng(ov.bounds),
-            }
-        )
+    overlays = _overlay_data(page.overlays)
     labels = [label for label, _ in page.class_ha]
     archives = [
         {"label": label, "url": a.path.name, "min_zoom": a.min_zoom, "max_zoom": a.max_zoom}
@@ -146,6 +142,70 @@ def render_commune(page: CommunePage, env: Any | None = None, tiles: list[TileAr
     )
 
 
+def _overlay_data(overlays: list[tuple[str, Overlay]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": label,
+            "url": "data:image/png;base64," + base64.b64encode(ov.png).decode(),
+            "bounds": _latlng(ov.bounds),
+        }
+        for label, ov in overlays
+    ]
+
+
+def render_map(
+    pages: list[CommunePage],
+    tiles: list[TileArchive],
+    overlays: list[tuple[str, Overlay]],
+    env: Any | None = None,
+) -> str:
+    """The HTML of ``carte.html``: every commune on the land-cover map, clickable for its figures.
+
+    ``overlays`` are Web Mercator pictures of the whole rasters (the map from ``file://``);
+    the parcels are fetched per commune from ``<stem>-parcelles.geojson`` when served.
+    """
+    env = env or environment()
+    css, js = _leaflet()
+    labels = [label for label, _ in overlays]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": p.outline,
+            "properties": {
+                "insee": p.insee,
+                "nom": p.nom,
+                "page": f"{p.stem}.html",
+                "geojson": f"{p.stem}-parcelles.geojson",
+                "figures": [[f.label, f.text] for f in p.figures if f.field not in ("regles_version",)],
+            },
+        }
+        for p in pages
+        if p.outline is not None
+    ]
+    ov = _overlay_data(overlays)
+    data = {
+        "overlays": ov,
+        "tiles": [
+            {"label": label, "url": a.path.name, "min_zoom": a.min_zoom, "max_zoom": a.max_zoom}
+            for label, a in zip(labels, tiles, strict=False)
+        ],
+        "communes": {"type": "FeatureCollection", "features": features},
+        "colors": STATUS_COLORS,
+        "parcel_zoom": PARCEL_ZOOM,
+        "bounds": ov[-1]["bounds"] if ov else None,
+    }
+    return str(
+        env.get_template("carte.html").render(
+            n=len(pages),
+            parcel_zoom=PARCEL_ZOOM,
+            map_data=data,
+            leaflet_css=css,
+            leaflet_js=js,
+            pmtiles_js=_pmtiles_js(),
+        )
+    )
+
+
 def render_index(pages: list[CommunePage], gpkg: str, env: Any | None = None) -> str:
     """The HTML of the index page listing every commune."""
     env = env or environment()
@@ -158,6 +218,15 @@ def render_index(pages: list[CommunePage], gpkg: str, env: Any | None = None) ->
             flux=row.get("flux_artif_ha") is not None,
         )
     )
+
+
+def _whole_overlay(raster: Path, max_px: int) -> Overlay:
+    """The whole raster as a Web Mercator overlay (``carte.html`` from ``file://``)."""
+    import rasterio
+
+    with rasterio.open(raster) as src:
+        bounds = src.bounds
+    return read_overlay(raster, (bounds[0], bounds[1], bounds[2], bounds[3]), max_px, web_mercator=True)
 
 
 def build_report(
@@ -192,16 +261,21 @@ def build_report(
         raise OutputError(f"report folder {out} is not writable; choose another --out")
     env = environment()
     archives: list[TileArchive] = []
-    if tiles and pages:
-        rasters = [Path(p) for p in (landcover_before, landcover) if p is not None]
-        for (label, _), raster in zip(pages[0].class_ha, rasters, strict=True):
-            archives.append(write_pmtiles(raster, out / archive_name(label)))
+    rasters = [Path(p) for p in (landcover_before, landcover) if p is not None]
+    labels = [label for label, _ in pages[0].class_ha] if pages else []
+    if tiles:
+        archives = [
+            write_pmtiles(r, out / archive_name(label)) for label, r in zip(labels, rasters, strict=True)
+        ]
     parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles", read_geometry=False)
     parcelles["commune"] = parcelles["commune"].astype(str)
     for page in pages:
         write_atomic(out / f"{page.stem}.html", render_commune(page, env, archives))
         mine = parcelles[parcelles["commune"] == page.insee]
         write_atomic(out / f"{page.stem}-parcelles.csv", mine.to_csv(index=False))
+        write_atomic(out / f"{page.stem}-parcelles.geojson", json.dumps(page.parcels, ensure_ascii=False))
+    whole = [(label, _whole_overlay(r, max_px)) for label, r in zip(labels, rasters, strict=True)]
+    write_atomic(out / "carte.html", render_map(pages, archives, whole, env))
     import pandas as pd
 
     write_atomic(out / "communes.csv", pd.DataFrame([p.row for p in pages]).to_csv(index=False))

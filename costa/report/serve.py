@@ -33,12 +33,13 @@ __all__ = ["CACHED_COMMUNES", "ReportTables", "create_app", "safe_name", "serve"
 CACHED_COMMUNES = 64
 """Communes whose parcels table stays in memory (least recently asked for goes first)."""
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?:html|csv|json|txt|pmtiles)")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?:html|csv|json|geojson|txt|pmtiles)")
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".csv": "text/csv; charset=utf-8",
     ".json": "application/json",
     ".txt": "text/plain; charset=utf-8",
+    ".geojson": "application/geo+json",
     ".pmtiles": "application/vnd.pmtiles",
 }
 _HEADERS = {
