@@ -45,6 +45,8 @@ TILE = 256
 EQUATOR = 2 * math.pi * 6378137.0
 """Length of the equator in Web Mercator metres: the side of the zoom-0 tile."""
 MAX_ZOOM = 24
+CACHE_MB = 64
+"""GDAL's block cache while tiling (MB): peak memory stays flat whatever the raster's size."""
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,7 @@ def write_pmtiles(
         19
 
     """
+    import rasterio
     from pmtiles.tile import Compression, TileType, zxy_to_tileid
     from pmtiles.writer import Writer
 
@@ -266,7 +269,8 @@ def write_pmtiles(
         raise OptionError(f"block {block}: give a positive number of tiles")
     lut = _lut()
     count = 0
-    with atomic_path(out, ".pmtiles") as tmp, tmp.open("wb") as f:
+    # Each source block is read about once per zoom: a larger cache only grows with the raster.
+    with rasterio.Env(GDAL_CACHEMAX=CACHE_MB), atomic_path(out, ".pmtiles") as tmp, tmp.open("wb") as f:
         writer = Writer(f)  # type: ignore[no-untyped-call]
         try:
             for z in range(low, top + 1):

@@ -39,8 +39,9 @@ pytestmark = pytest.mark.browser
 
 TILES_LOADED = """() => {
   const tiles = [...document.querySelectorAll("#map .landcover-tiles img")];
-  return tiles.length > 0 && tiles.every((t) => t.style.display === "none" || (t.complete && t.naturalWidth))
-    && !document.querySelector("#map .leaflet-tile-loading");
+  const drawn = (t) => t.style.display === "none"
+    || (t.complete && t.naturalWidth && getComputedStyle(t).opacity === "1");  // faded in
+  return tiles.length > 0 && tiles.every(drawn) && !document.querySelector("#map .leaflet-tile-loading");
 }"""
 
 
@@ -66,6 +67,29 @@ def rgb(png: bytes) -> np.ndarray:
             return np.moveaxis(src.read()[:3], 0, -1)
 
 
+def watch(page: Any, server: str) -> list[str]:
+    """Errors of ``page`` and any request leaving the page and the local server (blob: tiles are local)."""
+    problems: list[str] = []
+    local = ("data:", "file:", server, f"blob:{server}/")
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("request", lambda r: None if r.url.startswith(local) else problems.append(f"went out: {r.url}"))
+    return problems
+
+
+def popup(page: Any, selector: str) -> str:
+    """Click the first map path matching ``selector`` (even one under another path); its popup's text."""
+    page.locator(selector).first.dispatch_event("click")
+    box = page.locator("#map .leaflet-popup-content")
+    box.wait_for()
+    text: str = box.inner_text()
+    page.evaluate("window.costaMap.map.closePopup()")
+    return text
+
+
 def parse_fr(text: str) -> float:
     """'1\u202f234,57 ha' → 1234.57 (French thousands and decimal separators, unit after a space)."""
     return float(text.replace("\u202f", "").split(" ")[0].replace(",", "."))
@@ -81,22 +105,7 @@ def test_commune_page_in_chromium(
         (report / f"commune-{insee}.html").as_uri() if origin == "file" else f"{server}/commune-{insee}.html"
     )
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    problems: list[str] = []
-    page.on(
-        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-    )
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-    page.on(
-        "request",
-        lambda r: (
-            None
-            if r.url.startswith(
-                ("data:", "file:", server, f"blob:{server}/")
-            )  # blob: tiles decoded in the page
-            else problems.append(f"went out: {r.url}")
-        ),
-    )
+    problems = watch(page, server)
     page.goto(url)
 
     # The map drew: from file:// the overlay image, served the PMTiles tiles (read by byte ranges);
@@ -118,6 +127,14 @@ def test_commune_page_in_chromium(
     colours = np.array([c.rgb for c in CLASSES])
     near = np.abs(px[:, None, :] - colours[None]).max(axis=2) <= 16  # fill tint and antialiasing
     assert near.any(axis=1).mean() > 0.2 and near.any(axis=0).sum() >= 6, "no class colours on the map"
+
+    # Clicking a parcel or the commune's outline shows its figures.
+    text = popup(page, "#map path:not(.commune)")
+    assert "Statut" in text and "Part artificialisée" in text
+    assert text.split("\n")[0].removeprefix("Parcelle ") in set(parcels.id[parcels.commune == insee])
+    commune = popup(page, "#map path.commune")
+    row = demo["communes_gpkg"].set_index("insee_com").loc[insee]
+    assert f"({insee})" in commune and f"{row['artif_ha']:.2f} ha".replace(".", ",") in commune
 
     # The legend lists the 16 classes, in the nomenclature's order.
     items = page.locator("#legend li").all_inner_texts()
@@ -211,3 +228,33 @@ def test_deepest_zoom_draws_the_raster_pixels(browser: Any, demo: dict[str, Any]
     assert agreement(full) > 0.99, "the map does not show the raster's pixels"
     assert agreement(coarse) < agreement(full) - 0.005  # an upscaled overview would not pass
     assert outside == []
+
+
+@pytest.mark.parametrize("origin", ["file", "server"])
+def test_map_of_every_commune(browser: Any, demo: dict[str, Any], server: str, origin: str) -> None:
+    """carte.html: every commune, clickable for its figures; served, the tiles and then the parcels."""
+    report = Path(demo["report"]).parent
+    url = (report / "carte.html").as_uri() if origin == "file" else f"{server}/carte.html"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = watch(page, server)
+    page.goto(url)
+    communes = demo["communes_gpkg"].set_index("insee_com")
+    assert page.locator("#map path.commune").count() == len(communes)
+    if origin == "file":
+        page.locator("img.leaflet-image-layer").wait_for()
+        assert page.evaluate("[...window.costaMap.loaded]") == []  # a file:// page fetches nothing
+    else:
+        page.wait_for_function(TILES_LOADED)
+        page.evaluate("window.costaMap.map.setZoom(17, { animate: false })")
+        page.wait_for_function(f"() => window.costaMap.loaded.size === {len(communes)}")
+        n = len(demo["parcelles_gpkg"])
+        page.wait_for_function(
+            f"() => document.querySelectorAll('#map path.leaflet-interactive').length === {n + len(communes)}"
+        )
+    text = popup(page, "#map path.commune")
+    insee = text.split("(")[1].split(")")[0]
+    assert insee in communes.index and communes.loc[insee, "nom"] in text
+    assert "Part artificialisée" in text and "Page de la commune" in text
+    assert page.locator("#carte").count() == 0  # the map page itself has no link to itself
+    assert problems == []
+    page.close()
