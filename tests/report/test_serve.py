@@ -143,7 +143,14 @@ def test_safe_name_accepts_only_plain_report_files() -> None:
         "x.html\x00",
     ):
         assert not safe_name(bad), bad
-    for good in ("index.html", "commune-2A004.html", "commune-2A004-parcelles.csv", "LICENSE-leaflet.txt"):
+    for good in (
+        "index.html",
+        "commune-2A004.html",
+        "commune-2A004-parcelles.csv",
+        "commune-2A004-parcelles.geojson",
+        "carte-2024.pmtiles",
+        "LICENSE-leaflet.txt",
+    ):
         assert safe_name(good), good
 
 
