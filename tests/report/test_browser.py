@@ -106,6 +106,8 @@ def test_commune_page_in_chromium(
     )
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems = watch(page, server)
+    archive_reads: list[int] = []
+    page.on("response", lambda r: archive_reads.append(r.status) if r.url.endswith(".pmtiles") else None)
     page.goto(url)
 
     # The map drew: from file:// the overlay image, served the PMTiles tiles (read by byte ranges);
@@ -118,6 +120,7 @@ def test_commune_page_in_chromium(
     else:
         page.wait_for_function(TILES_LOADED)
         assert page.evaluate("window.costaMap.tiles") and page.locator("img.leaflet-image-layer").count() == 0
+        assert archive_reads and set(archive_reads) == {206}  # byte ranges, never the whole archive
     parcels = demo["parcelles_gpkg"]
     assert page.locator("#map path.leaflet-interactive").count() == (parcels.commune == insee).sum() + 1
     assert page.locator("#map path.commune").count() == 1

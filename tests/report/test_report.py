@@ -162,6 +162,11 @@ def test_cli_zan_report(demo: dict[str, Any], tmp_path: Path) -> None:
 def test_cli_zan_report_errors(demo: dict[str, Any], tmp_path: Path) -> None:
     root = demo["root"]
     lc = root / "landcover_2024.tif"
+    res = costa(
+        "zan", "report", root / "zan.gpkg", "--landcover", lc, "--out", tmp_path / "flat", "--no-tiles"
+    )
+    assert res.returncode == 0, res.stderr
+    assert not list((tmp_path / "flat").glob("*.pmtiles")) and (tmp_path / "flat" / "carte.html").is_file()
     assert_clean_error(
         costa("zan", "report", tmp_path / "no.gpkg", "--landcover", lc, "--out", tmp_path / "r"),
         "ZAN GeoPackage not found",
