@@ -16,12 +16,15 @@ identical tiles (one class only) are stored once by the PMTiles writer.
 from __future__ import annotations
 
 import math
+import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -45,6 +48,7 @@ TILE = 256
 EQUATOR = 2 * math.pi * 6378137.0
 """Length of the equator in Web Mercator metres: the side of the zoom-0 tile."""
 MAX_ZOOM = 24
+_T = TypeVar("_T")
 CACHE_MB = 64
 """GDAL's block cache while tiling (MB): peak memory stays flat whatever the raster's size."""
 
@@ -177,36 +181,76 @@ def _blocks(rng: tuple[int, int, int, int], block: int) -> Iterator[tuple[int, i
             yield bx, by, min(block, x1 - bx), min(block, y1 - by)
 
 
-def _zoom_tiles(
+@dataclass(frozen=True)
+class _Block:
+    """One block of tiles of one zoom to warp: the raster (or overview) to read and the tiles."""
+
+    path: Path
+    overview: int | None
+    z: int
+    x: int
+    y: int
+    nx: int
+    ny: int
+
+
+def _zoom_blocks(
     path: Path, z: int, rng: tuple[int, int, int, int], lat: float, block: int
-) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Every non-empty tile of zoom ``z`` as ``(x, y, labels)``, warped block by block."""
+) -> Iterator[_Block]:
+    """The blocks of zoom ``z``, each reading the overview whose pixel suits the zoom."""
+    import rasterio
+
+    ground = EQUATOR * math.cos(math.radians(lat)) / (TILE * 2**z)
+    with rasterio.open(path) as full:
+        level = overview_level(full, ground)
+    for bx, by, nx, ny in _blocks(rng, block):
+        yield _Block(path, level, z, bx, by, nx, ny)
+
+
+def _block_tiles(b: _Block, lut: np.ndarray) -> list[tuple[int, int, bytes]]:
+    """Warp one block and encode its non-empty tiles: ``(x, y, png)`` (runs in a worker thread).
+
+    Each call opens its own dataset (a GDAL handle is not shared between threads); GDAL's
+    warp and zlib release the GIL, so threads run in parallel.
+    """
     import rasterio
     from rasterio.crs import CRS
     from rasterio.enums import Resampling
     from rasterio.warp import reproject
 
-    ground = EQUATOR * math.cos(math.radians(lat)) / (TILE * 2**z)
-    with rasterio.open(path) as full:
-        level = overview_level(full, ground)
-    opts = {} if level is None else {"overview_level": level}
-    with rasterio.open(path, **opts) as src:
-        for bx, by, nx, ny in _blocks(rng, block):
-            labels = np.zeros((ny * TILE, nx * TILE), np.uint8)
-            reproject(
-                source=rasterio.band(src, 1),
-                destination=labels,
-                dst_transform=_tile_transform(z, bx, by),
-                dst_crs=CRS.from_epsg(3857),
-                src_nodata=0,
-                dst_nodata=0,
-                resampling=Resampling.nearest,
-            )
-            for j in range(ny):
-                for i in range(nx):
-                    tile = labels[j * TILE : (j + 1) * TILE, i * TILE : (i + 1) * TILE]
-                    if tile.any():
-                        yield bx + i, by + j, tile
+    labels = np.zeros((b.ny * TILE, b.nx * TILE), np.uint8)
+    with rasterio.open(b.path, **({} if b.overview is None else {"overview_level": b.overview})) as src:
+        reproject(
+            source=rasterio.band(src, 1),
+            destination=labels,
+            dst_transform=_tile_transform(b.z, b.x, b.y),
+            dst_crs=CRS.from_epsg(3857),
+            src_nodata=0,
+            dst_nodata=0,
+            resampling=Resampling.nearest,
+        )
+    out = []
+    for j in range(b.ny):
+        for i in range(b.nx):
+            tile = labels[j * TILE : (j + 1) * TILE, i * TILE : (i + 1) * TILE]
+            if tile.any():
+                out.append((b.x + i, b.y + j, rgba_png(rgba(tile, lut))))
+    return out
+
+
+def _in_order(fn: Callable[[_Block], _T], items: Iterable[_Block], workers: int) -> Iterator[_T]:
+    """``map(fn, items)`` on ``workers`` threads, in order, at most ``2 · workers`` blocks in flight."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="costa-tiles") as pool:
+        pending: deque[Future[_T]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 Bounds = tuple[float, float, float, float]
@@ -236,6 +280,7 @@ def write_pmtiles(
     min_zoom: int | None = None,
     max_zoom: int | None = None,
     block: int = 8,
+    workers: int | None = None,
 ) -> TileArchive:
     """Write the land-cover COG ``landcover`` as a PMTiles archive ``out`` (atomically).
 
@@ -244,7 +289,10 @@ def write_pmtiles(
         out: the ``.pmtiles`` file to write.
         min_zoom: the coarsest zoom (default: the one where the raster fits in about one tile).
         max_zoom: the deepest zoom (default: :func:`native_zoom` of the raster's pixel).
-        block: tiles a side warped at once; memory is about ``5 · (256·block)²`` bytes.
+        block: tiles a side warped at once; memory is about ``5 · (256·block)²`` bytes a block,
+            ``2 · workers`` blocks at most in flight.
+        workers: threads warping and encoding blocks (default: the CPU count, at most 8); the
+            archive is the same whatever the number.
 
     Example:
         >>> write_pmtiles("out/demo/landcover_2024.tif", "map.pmtiles").max_zoom  # doctest: +SKIP
@@ -267,6 +315,9 @@ def write_pmtiles(
         raise OptionError(f"zooms {low}..{top}: choose 0 <= min zoom <= max zoom <= {MAX_ZOOM}")
     if block < 1:
         raise OptionError(f"block {block}: give a positive number of tiles")
+    threads = min(8, os.cpu_count() or 1) if workers is None else workers
+    if threads < 1:
+        raise OptionError(f"--workers {workers}: give at least 1")
     lut = _lut()
     count = 0
     # Each source block is read about once per zoom: a larger cache only grows with the raster.
@@ -274,9 +325,11 @@ def write_pmtiles(
         writer = Writer(f)  # type: ignore[no-untyped-call]
         try:
             for z in range(low, top + 1):
-                for x, y, labels in _zoom_tiles(path, z, tile_range(merc, z), lat, block):
-                    writer.write_tile(zxy_to_tileid(z, x, y), rgba_png(rgba(labels, lut)))  # type: ignore[no-untyped-call]
-                    count += 1
+                blocks = _zoom_blocks(path, z, tile_range(merc, z), lat, block)
+                for tiles in _in_order(lambda b: _block_tiles(b, lut), blocks, threads):
+                    for x, y, png in tiles:
+                        writer.write_tile(zxy_to_tileid(z, x, y), png)  # type: ignore[no-untyped-call]
+                        count += 1
             if count == 0:
                 raise SourceReadError(f"{path} holds no class pixel (all no data): nothing to map")
         except BaseException:

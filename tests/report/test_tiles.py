@@ -90,6 +90,17 @@ def test_coarse_zooms_come_from_the_overviews(archive: Path) -> None:
     assert tile[..., 3].any() and set(np.unique(tile[..., 3])) <= {0, 255}  # classes opaque, no data clear
 
 
+def test_same_archive_whatever_the_threads(tmp_path: Path) -> None:
+    labels = np.random.default_rng(1).integers(0, 17, (1, 700, 500), dtype=np.uint8)
+    lc = write_raster(tmp_path / "lc.tif", labels, nodata=0)
+    one = write_pmtiles(lc, tmp_path / "one.pmtiles", workers=1, block=2)
+    three = write_pmtiles(lc, tmp_path / "three.pmtiles", workers=3, block=2)
+    assert one.tiles == three.tiles > 4
+    assert one.path.read_bytes() == three.path.read_bytes()
+    with pytest.raises(OptionError, match="at least 1"):
+        write_pmtiles(lc, tmp_path / "x.pmtiles", workers=0)
+
+
 def test_rgba_png_round_trips() -> None:
     labels = np.random.default_rng(0).integers(0, 17, (37, 53), dtype=np.uint8)
     assert (decode(rgba_png(rgba(labels))) == rgba(labels)).all()
