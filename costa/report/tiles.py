@@ -219,7 +219,9 @@ def _block_tiles(b: _Block, lut: np.ndarray) -> list[tuple[int, int, bytes]]:
     from rasterio.warp import reproject
 
     labels = np.zeros((b.ny * TILE, b.nx * TILE), np.uint8)
-    with rasterio.open(b.path, **({} if b.overview is None else {"overview_level": b.overview})) as src:
+    opts = {} if b.overview is None else {"overview_level": b.overview}
+    # rasterio's environment is per thread: each worker enters its own (as rasterio's docs advise).
+    with rasterio.Env(GDAL_CACHEMAX=CACHE_MB), rasterio.open(b.path, **opts) as src:
         reproject(
             source=rasterio.band(src, 1),
             destination=labels,
