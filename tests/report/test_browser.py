@@ -87,6 +87,7 @@ def popup(page: Any, selector: str) -> str:
     box.wait_for()
     text: str = box.inner_text()
     page.evaluate("window.costaMap.map.closePopup()")
+    page.wait_for_function("() => !document.querySelector('#map .leaflet-popup')")  # faded out and gone
     return text
 
 
