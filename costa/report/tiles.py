@@ -211,26 +211,31 @@ def _block_tiles(b: _Block, lut: np.ndarray) -> list[tuple[int, int, bytes]]:
     """Warp one block and encode its non-empty tiles: ``(x, y, png)`` (runs in a worker thread).
 
     Each call opens its own dataset (a GDAL handle is not shared between threads); GDAL's
-    warp and zlib release the GIL, so threads run in parallel.
+    warp and zlib release the GIL, so threads run in parallel. A WarpedVRT read, not
+    ``rasterio.warp.reproject``: that one silences a warning of its destination dataset
+    with ``warnings.catch_warnings``, which is not thread-safe before Python 3.14.
     """
     import rasterio
-    from rasterio.crs import CRS
     from rasterio.enums import Resampling
-    from rasterio.warp import reproject
+    from rasterio.vrt import WarpedVRT
 
-    labels = np.zeros((b.ny * TILE, b.nx * TILE), np.uint8)
     opts = {} if b.overview is None else {"overview_level": b.overview}
     # rasterio's environment is per thread: each worker enters its own (as rasterio's docs advise).
-    with rasterio.Env(GDAL_CACHEMAX=CACHE_MB), rasterio.open(b.path, **opts) as src:
-        reproject(
-            source=rasterio.band(src, 1),
-            destination=labels,
-            dst_transform=_tile_transform(b.z, b.x, b.y),
-            dst_crs=CRS.from_epsg(3857),
-            src_nodata=0,
-            dst_nodata=0,
+    with (
+        rasterio.Env(GDAL_CACHEMAX=CACHE_MB),
+        rasterio.open(b.path, **opts) as src,
+        WarpedVRT(
+            src,
+            crs="EPSG:3857",
+            transform=_tile_transform(b.z, b.x, b.y),
+            width=b.nx * TILE,
+            height=b.ny * TILE,
             resampling=Resampling.nearest,
-        )
+            src_nodata=0,
+            nodata=0,
+        ) as vrt,
+    ):
+        labels = vrt.read(1)
     out = []
     for j in range(b.ny):
         for i in range(b.nx):
