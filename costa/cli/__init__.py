@@ -16,7 +16,7 @@ from costa.errors import CostaError
 
 # Each module registers its commands; this order is the order of `costa --help`.
 # isort: off
-from costa.cli import predict, model, evaluate, zan, sparte, vectorize, demo  # noqa: F401
+from costa.cli import predict, model, evaluate, zan, sparte, vectorize, webmap, demo  # noqa: F401
 # isort: on
 
 __all__ = ["app", "bound_memory", "main", "parse_bands"]

@@ -150,11 +150,16 @@ def zan_report(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")],
     landcover_before: Annotated[Path | None, typer.Option(help="Older vintage, same grid.")] = None,
     max_px: Annotated[int, typer.Option(help="Longest side of the map overlay (px).")] = 1500,
+    tiles: Annotated[
+        bool, typer.Option(help="Add the full-resolution PMTiles map of each raster (shown when served).")
+    ] = True,
 ) -> None:
     """Write an offline HTML report: one page per commune (map, legend, chart, figures) and an index."""
     from costa.report import build_report
 
     if not 64 <= max_px <= 4096:
         raise OptionError(f"--max-px {max_px}: choose between 64 and 4096")
-    index = build_report(gpkg, landcover, out_dir, landcover_before=landcover_before, max_px=max_px)
+    index = build_report(
+        gpkg, landcover, out_dir, landcover_before=landcover_before, max_px=max_px, tiles=tiles
+    )
     out.print(f"wrote {index} (open it in a browser, or: costa serve {out_dir})")

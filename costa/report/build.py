@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True)
 class Figure:
     """One ZAN figure: the GeoPackage field it comes from, its French label and value."""
@@ -64,13 +63,15 @@ class CommunePage:
     class_ha: list[tuple[str, list[float]]]
     """Per vintage (label, area in ha of each class of :data:`CLASSES`, in order)."""
     parcels: dict[str, Any]
-    """GeoJSON of the parcels in metres from the overlay's lower-left corner."""
+    """GeoJSON of the parcels, in longitude/latitude (WGS 84), with the figures a click shows."""
     overlays: list[tuple[str, Overlay]]
     provenance: list[tuple[str, str]]
     row: dict[str, Any] = field(default_factory=dict)
     """The commune's row of the ``communes`` layer (JSON-ready)."""
     notes: list[str] = field(default_factory=list)
     """Caveats on the figures, in French (e.g. a commune too small for the patch rule)."""
+    outline: dict[str, Any] | None = None
+    """GeoJSON geometry of the commune as mapped (the union of its parcels), longitude/latitude."""
 
 
 def fr_number(value: float, digits: int = 2) -> str:
@@ -217,11 +218,12 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _parcels_geojson(parcels: Any, origin: tuple[float, float]) -> dict[str, Any]:
+def _parcels_geojson(parcels: Any) -> dict[str, Any]:
+    """The parcels as GeoJSON in longitude/latitude (7 decimals: 1 cm), with their figures."""
     import shapely
 
-    x0, y0 = origin
-    geoms = shapely.transform(np.asarray(parcels.geometry.values), lambda c: np.round(c - (x0, y0), 2))
+    lonlat = parcels.to_crs("EPSG:4326")
+    geoms = shapely.transform(np.asarray(lonlat.geometry.values), lambda c: np.round(c, 7))
     features = []
     for g, (_, p) in zip(geoms, parcels.iterrows(), strict=True):
         new = p["statut"] == ARTIF and p.get("statut_old", ARTIF) != ARTIF
@@ -233,11 +235,33 @@ def _parcels_geojson(parcels: Any, origin: tuple[float, float]) -> dict[str, Any
                     "id": p["id"],
                     "statut": NEW if new else p["statut"],
                     "artif_pct": round(float(p["artif_pct"]), 1),
+                    "artif_m2": round(float(p["artif_m2"]), 1),
                     "surface_m2": round(float(p["surface_m2"]), 1),
                 },
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+OUTLINE_GAP_M = 12.0
+"""Gaps between parcels narrower than twice this (roads, rivers) are closed in a commune's outline."""
+
+
+def _outline(parcels: Any) -> dict[str, Any] | None:
+    """The commune as its parcels cover it, in longitude/latitude, as a GeoJSON geometry.
+
+    The union of the parcels, closed (buffered out then in by :data:`OUTLINE_GAP_M`) so that
+    the roads between parcels do not draw as boundaries, in the parcels' metric CRS.
+    """
+    import geopandas as gpd
+    import shapely
+
+    if not len(parcels):
+        return None
+    union = shapely.union_all(np.asarray(parcels.geometry.values))
+    closed = union.buffer(OUTLINE_GAP_M, quad_segs=4).buffer(-OUTLINE_GAP_M, quad_segs=4).simplify(0.5)
+    lonlat = gpd.GeoSeries([closed], crs=parcels.crs).to_crs("EPSG:4326").iloc[0]
+    return dict(shapely.geometry.mapping(shapely.set_precision(lonlat, 1e-7)))
 
 
 def build_pages(
@@ -278,8 +302,11 @@ def build_pages(
         row = _jsonable(r)
         mine = parcelles[parcelles["commune"] == row["insee_com"]]
         bounds = tuple(mine.total_bounds) if len(mine) else None
-        overlays = [(v.label, read_overlay(v.path, bounds, max_px)) for v in vintages] if bounds else []
-        origin = overlays[-1][1].bounds[:2] if overlays else (0.0, 0.0)
+        overlays = (
+            [(v.label, read_overlay(v.path, bounds, max_px, web_mercator=True)) for v in vintages]
+            if bounds
+            else []
+        )
         pages.append(
             CommunePage(
                 insee=row["insee_com"],
@@ -287,11 +314,12 @@ def build_pages(
                 stem=file_stem(row["insee_com"]),
                 figures=_figures(row),
                 class_ha=[(label, [float(a) for a in ha[i]]) for label, ha in areas],
-                parcels=_parcels_geojson(mine, origin),
+                parcels=_parcels_geojson(mine),
                 overlays=overlays,
                 provenance=_provenance(gpkg, row, vintages),
                 row=row,
                 notes=_caveats(row),
+                outline=_outline(mine),
             )
         )
     return pages

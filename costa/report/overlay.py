@@ -4,6 +4,12 @@ A report never embeds the full-resolution raster: the window covering a commune 
 with ``out_shape`` bounded to ``max_px`` on its longer side, so GDAL serves it from the
 COG's internal overviews (resampled by *mode* when the COG was written), and the classes
 keep the nomenclature's colours through the PNG palette (0 = no data, transparent).
+
+With ``web_mercator=True`` the overlay is warped (nearest neighbour, from the overview
+whose pixel is the finest not finer than the picture's) onto a Web Mercator grid, so it
+lies exactly under the parcels on the same map as the PMTiles archive of
+:mod:`costa.report.tiles`: the page falls back on it when the archive cannot be read
+(a page opened from ``file://``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ class Overlay:
     bounds: tuple[float, float, float, float]
     width: int
     height: int
+    crs: str = ""
+    """The CRS of ``bounds``: ``"EPSG:3857"`` for a Web Mercator overlay, else the raster's (WKT)."""
 
 
 def downsampled_shape(height: int, width: int, max_px: int) -> tuple[int, int]:
@@ -63,11 +71,14 @@ def palette_png(labels: np.ndarray) -> bytes:
     return data
 
 
-def read_overlay(path: Any, bounds: tuple[float, float, float, float], max_px: int = 1500) -> Overlay:
+def read_overlay(
+    path: Any, bounds: tuple[float, float, float, float], max_px: int = 1500, web_mercator: bool = False
+) -> Overlay:
     """Read the part of the COG at ``path`` inside ``bounds`` (raster CRS), downsampled.
 
     The window is snapped outwards to whole pixels and clipped to the raster, so the
-    overlay's bounds are exact and may be a little larger than ``bounds``.
+    overlay's bounds are exact and may be a little larger than ``bounds``. With
+    ``web_mercator``, that window is then warped to EPSG:3857 (bounds in its metres).
     """
     import rasterio
     from rasterio.enums import Resampling
@@ -78,6 +89,38 @@ def read_overlay(path: Any, bounds: tuple[float, float, float, float], max_px: i
             raise SourceError(f"{path} does not cover the box {bounds}; is it the raster of this GeoPackage?")
         win = box.window()
         h, w = downsampled_shape(box.height, box.width, max_px)
-        labels = src.read(1, window=win, out_shape=(h, w), resampling=Resampling.nearest)
         box = src.window_bounds(win)
-    return Overlay(palette_png(labels), (box[0], box[1], box[2], box[3]), w, h)
+        if web_mercator:
+            return _mercator_overlay(path, src, (box[0], box[1], box[2], box[3]), max(h, w))
+        labels = src.read(1, window=win, out_shape=(h, w), resampling=Resampling.nearest)
+    return Overlay(palette_png(labels), (box[0], box[1], box[2], box[3]), w, h, src.crs.to_wkt())
+
+
+def _mercator_overlay(path: Any, src: Any, box: tuple[float, float, float, float], longest: int) -> Overlay:
+    """The raster inside ``box`` (its CRS) warped to Web Mercator, ``longest`` px on the longer side."""
+    import rasterio
+    from rasterio.transform import from_bounds
+    from rasterio.warp import reproject, transform_bounds
+
+    from costa.report.tiles import overview_level
+
+    left, bottom, right, top = transform_bounds(src.crs, "EPSG:3857", *box, densify_pts=21)
+    h, w = downsampled_shape(
+        round(longest * (top - bottom) / max(top - bottom, right - left)),
+        round(longest * (right - left) / max(top - bottom, right - left)),
+        longest,
+    )
+    across = (box[2] - box[0]) / abs(src.transform.a)  # source pixels across the box
+    level = overview_level(src, abs(src.transform.a) * across / w)
+    labels = np.zeros((h, w), np.uint8)
+    with rasterio.open(path, **({} if level is None else {"overview_level": level})) as ov:
+        reproject(
+            source=rasterio.band(ov, 1),
+            destination=labels,
+            dst_transform=from_bounds(left, bottom, right, top, w, h),
+            dst_crs="EPSG:3857",
+            src_nodata=0,
+            dst_nodata=0,
+            resampling=rasterio.enums.Resampling.nearest,
+        )
+    return Overlay(palette_png(labels), (left, bottom, right, top), w, h, "EPSG:3857")

@@ -1,16 +1,21 @@
-"""Write the report folder: one self-contained HTML page per commune, an index, CSVs, JSON.
+"""Write the report folder: one self-contained HTML page per commune, an index, CSVs, JSON, maps.
 
 Pages are rendered from the Jinja2 templates shipped in the package (autoescape on) with
-Leaflet, the overlay PNG and the parcels inlined, so a page opens offline from ``file://``
-and can be sent as one file. Beside the pages: each commune's parcels as CSV (the page's
-download link), ``communes.csv``, ``communes.json`` (what ``costa serve`` answers from) and
-Leaflet's licence. Files are written to a hidden temporary name, then renamed.
+Leaflet, pmtiles.js, the overlay PNG and the parcels inlined, so a page opens offline from
+``file://`` and can be sent as one file. Beside the pages: each commune's parcels as CSV
+(the page's download link), ``communes.csv``, ``communes.json`` (what ``costa serve``
+answers from), one PMTiles archive per land-cover map (``carte-<millésime>.pmtiles``, see
+:mod:`costa.report.tiles`) and the licences of Leaflet and pmtiles.js. Served by ``costa
+serve``, a page's map reads the archive by byte ranges down to the raster's own pixels;
+from ``file://`` (where a page cannot read files beside it) it shows the downsampled overlay.
+Files are written to a hidden temporary name, then renamed.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import re
 from importlib.resources import files
@@ -23,11 +28,17 @@ from costa.io.atomic import write_atomic
 from costa.nomenclature import CLASSES
 from costa.report.build import CommunePage, build_pages, fr_number
 from costa.report.chart import class_chart
+from costa.report.overlay import Overlay, read_overlay
+from costa.report.tiles import TileArchive, write_pmtiles
 from costa.zan.schema import STATUS_COLORS
 
-__all__ = ["build_report", "environment", "render_commune", "render_index"]
+__all__ = ["archive_name", "build_report", "environment", "render_commune", "render_index", "render_map"]
+
+PARCEL_ZOOM = 16
+"""From this zoom on, ``carte.html`` (served) fetches the parcels of the communes on screen."""
 
 _STATIC = files("costa.report") / "static" / "leaflet"
+_PMTILES = files("costa.report") / "static" / "pmtiles"
 
 
 def environment() -> Any:
@@ -62,23 +73,59 @@ def _leaflet() -> tuple[str, str]:
     return css, js
 
 
-def _map_data(page: CommunePage) -> dict[str, Any]:
-    overlays = []
-    for label, ov in page.overlays:
-        x0, y0, x1, y1 = ov.bounds
-        overlays.append(
-            {
-                "label": label,
-                "url": "data:image/png;base64," + base64.b64encode(ov.png).decode(),
-                "bounds": [[0.0, 0.0], [y1 - y0, x1 - x0]],
-            }
-        )
-    bounds = overlays[-1]["bounds"] if overlays else [[0.0, 0.0], [1.0, 1.0]]
-    return {"overlays": overlays, "parcels": page.parcels, "colors": STATUS_COLORS, "bounds": bounds}
+def _pmtiles_js() -> str:
+    """pmtiles.js (its IIFE build: a global ``pmtiles`` with ``leafletRasterLayer``)."""
+    return (_PMTILES / "pmtiles.js").read_text(encoding="utf-8")
 
 
-def render_commune(page: CommunePage, env: Any | None = None) -> str:
-    """The HTML of one commune's page."""
+def archive_name(label: str) -> str:
+    """The report's file name of the PMTiles archive of vintage ``label``.
+
+    >>> archive_name("2024"), archive_name("../x")
+    ('carte-2024.pmtiles', 'carte-___x.pmtiles')
+    """
+    return "carte-" + re.sub(r"[^0-9A-Za-z_-]", "_", label) + ".pmtiles"
+
+
+def _latlng(bounds: tuple[float, float, float, float]) -> list[list[float]]:
+    """Web Mercator bounds as Leaflet's ``[[south, west], [north, east]]`` in degrees.
+
+    >>> _latlng((0.0, 0.0, 0.0, 0.0))
+    [[0.0, 0.0], [0.0, 0.0]]
+    """
+    r = 6378137.0
+
+    def lat(y: float) -> float:
+        return math.degrees(math.atan(math.sinh(y / r)))
+
+    x0, y0, x1, y1 = bounds
+    return [[lat(y0), math.degrees(x0 / r)], [lat(y1), math.degrees(x1 / r)]]
+
+
+def _map_data(page: CommunePage, tiles: list[TileArchive]) -> dict[str, Any]:
+    overlays = _overlay_data(page.overlays)
+    labels = [label for label, _ in page.class_ha]
+    archives = [
+        {"label": label, "url": a.path.name, "min_zoom": a.min_zoom, "max_zoom": a.max_zoom}
+        for label, a in zip(labels, tiles, strict=False)
+    ]
+    return {
+        "overlays": overlays,
+        "tiles": archives,
+        "parcels": page.parcels,
+        "outline": page.outline,
+        "commune": {
+            "nom": page.nom,
+            "insee": page.insee,
+            "figures": [[f.label, f.text] for f in page.figures],
+        },
+        "colors": STATUS_COLORS,
+        "bounds": overlays[-1]["bounds"] if overlays else None,
+    }
+
+
+def render_commune(page: CommunePage, env: Any | None = None, tiles: list[TileArchive] | None = None) -> str:
+    """The HTML of one commune's page; ``tiles`` are the PMTiles archives of its vintages, in order."""
     env = env or environment()
     css, js = _leaflet()
     return str(
@@ -87,9 +134,74 @@ def render_commune(page: CommunePage, env: Any | None = None) -> str:
             classes=CLASSES,
             chart=class_chart(page.class_ha),
             status_colors=STATUS_COLORS,
-            map_data=_map_data(page),
+            map_data=_map_data(page, tiles or []),
             leaflet_css=css,
             leaflet_js=js,
+            pmtiles_js=_pmtiles_js(),
+        )
+    )
+
+
+def _overlay_data(overlays: list[tuple[str, Overlay]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": label,
+            "url": "data:image/png;base64," + base64.b64encode(ov.png).decode(),
+            "bounds": _latlng(ov.bounds),
+        }
+        for label, ov in overlays
+    ]
+
+
+def render_map(
+    pages: list[CommunePage],
+    tiles: list[TileArchive],
+    overlays: list[tuple[str, Overlay]],
+    env: Any | None = None,
+) -> str:
+    """The HTML of ``carte.html``: every commune on the land-cover map, clickable for its figures.
+
+    ``overlays`` are Web Mercator pictures of the whole rasters (the map from ``file://``);
+    the parcels are fetched per commune from ``<stem>-parcelles.geojson`` when served.
+    """
+    env = env or environment()
+    css, js = _leaflet()
+    labels = [label for label, _ in overlays]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": p.outline,
+            "properties": {
+                "insee": p.insee,
+                "nom": p.nom,
+                "page": f"{p.stem}.html",
+                "geojson": f"{p.stem}-parcelles.geojson",
+                "figures": [[f.label, f.text] for f in p.figures if f.field not in ("regles_version",)],
+            },
+        }
+        for p in pages
+        if p.outline is not None
+    ]
+    ov = _overlay_data(overlays)
+    data = {
+        "overlays": ov,
+        "tiles": [
+            {"label": label, "url": a.path.name, "min_zoom": a.min_zoom, "max_zoom": a.max_zoom}
+            for label, a in zip(labels, tiles, strict=False)
+        ],
+        "communes": {"type": "FeatureCollection", "features": features},
+        "colors": STATUS_COLORS,
+        "parcel_zoom": PARCEL_ZOOM,
+        "bounds": ov[-1]["bounds"] if ov else None,
+    }
+    return str(
+        env.get_template("carte.html").render(
+            n=len(pages),
+            parcel_zoom=PARCEL_ZOOM,
+            map_data=data,
+            leaflet_css=css,
+            leaflet_js=js,
+            pmtiles_js=_pmtiles_js(),
         )
     )
 
@@ -108,14 +220,27 @@ def render_index(pages: list[CommunePage], gpkg: str, env: Any | None = None) ->
     )
 
 
+def _whole_overlay(raster: Path, max_px: int) -> Overlay:
+    """The whole raster as a Web Mercator overlay (``carte.html`` from ``file://``)."""
+    import rasterio
+
+    with rasterio.open(raster) as src:
+        bounds = src.bounds
+    return read_overlay(raster, (bounds[0], bounds[1], bounds[2], bounds[3]), max_px, web_mercator=True)
+
+
 def build_report(
     gpkg: str | Path,
     landcover: str | Path,
     out: str | Path,
     landcover_before: str | Path | None = None,
     max_px: int = 1500,
+    tiles: bool = True,
 ) -> Path:
     """Write the report of every commune of ``gpkg`` into folder ``out``; returns ``index.html``.
+
+    With ``tiles`` (the default), each land-cover map also goes in as a full-resolution
+    PMTiles archive that the pages show when served by ``costa serve``.
 
     Example:
         >>> build_report("out/demo/zan.gpkg", "out/demo/landcover_2024.tif", "report")  # doctest: +SKIP
@@ -135,18 +260,29 @@ def build_report(
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"report folder {out} is not writable; choose another --out")
     env = environment()
+    archives: list[TileArchive] = []
+    rasters = [Path(p) for p in (landcover_before, landcover) if p is not None]
+    labels = [label for label, _ in pages[0].class_ha] if pages else []
+    if tiles:
+        archives = [
+            write_pmtiles(r, out / archive_name(label)) for label, r in zip(labels, rasters, strict=True)
+        ]
     parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles", read_geometry=False)
     parcelles["commune"] = parcelles["commune"].astype(str)
     for page in pages:
-        write_atomic(out / f"{page.stem}.html", render_commune(page, env))
+        write_atomic(out / f"{page.stem}.html", render_commune(page, env, archives))
         mine = parcelles[parcelles["commune"] == page.insee]
         write_atomic(out / f"{page.stem}-parcelles.csv", mine.to_csv(index=False))
+        write_atomic(out / f"{page.stem}-parcelles.geojson", json.dumps(page.parcels, ensure_ascii=False))
+    whole = [(label, _whole_overlay(r, max_px)) for label, r in zip(labels, rasters, strict=True)]
+    write_atomic(out / "carte.html", render_map(pages, archives, whole, env))
     import pandas as pd
 
     write_atomic(out / "communes.csv", pd.DataFrame([p.row for p in pages]).to_csv(index=False))
     api = [{**p.row, "page": f"{p.stem}.html", "csv": f"{p.stem}-parcelles.csv"} for p in pages]
     write_atomic(out / "communes.json", json.dumps(api, ensure_ascii=False, indent=1))
     write_atomic(out / "LICENSE-leaflet.txt", (_STATIC / "LICENSE").read_bytes())
+    write_atomic(out / "LICENSE-pmtiles.txt", (_PMTILES / "LICENSE").read_bytes())
     index = out / "index.html"
     write_atomic(index, render_index(pages, Path(gpkg).name, env))
     return index

@@ -37,6 +37,13 @@ FIGURES = [
 
 pytestmark = pytest.mark.browser
 
+TILES_LOADED = """() => {
+  const tiles = [...document.querySelectorAll("#map .landcover-tiles img")];
+  const drawn = (t) => t.style.display === "none"
+    || (t.complete && t.naturalWidth && getComputedStyle(t).opacity === "1");  // faded in
+  return tiles.length > 0 && tiles.every(drawn) && !document.querySelector("#map .leaflet-tile-loading");
+}"""
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
@@ -60,6 +67,30 @@ def rgb(png: bytes) -> np.ndarray:
             return np.moveaxis(src.read()[:3], 0, -1)
 
 
+def watch(page: Any, server: str) -> list[str]:
+    """Errors of ``page`` and any request leaving the page and the local server (blob: tiles are local)."""
+    problems: list[str] = []
+    local = ("data:", "file:", server, f"blob:{server}/")
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("request", lambda r: None if r.url.startswith(local) else problems.append(f"went out: {r.url}"))
+    return problems
+
+
+def popup(page: Any, selector: str) -> str:
+    """Click the first map path matching ``selector`` (even one under another path); its popup's text."""
+    page.locator(selector).first.dispatch_event("click")
+    box = page.locator("#map .leaflet-popup-content")
+    box.wait_for()
+    text: str = box.inner_text()
+    page.evaluate("window.costaMap.map.closePopup()")
+    page.wait_for_function("() => !document.querySelector('#map .leaflet-popup')")  # faded out and gone
+    return text
+
+
 def parse_fr(text: str) -> float:
     """'1\u202f234,57 ha' → 1234.57 (French thousands and decimal separators, unit after a space)."""
     return float(text.replace("\u202f", "").split(" ")[0].replace(",", "."))
@@ -75,32 +106,39 @@ def test_commune_page_in_chromium(
         (report / f"commune-{insee}.html").as_uri() if origin == "file" else f"{server}/commune-{insee}.html"
     )
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    problems: list[str] = []
-    page.on(
-        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-    )
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-    page.on(
-        "request",
-        lambda r: (
-            None if r.url.startswith(("data:", "file:", server)) else problems.append(f"went out: {r.url}")
-        ),
-    )
+    problems = watch(page, server)
+    archive_reads: list[int] = []
+    page.on("response", lambda r: archive_reads.append(r.status) if r.url.endswith(".pmtiles") else None)
     page.goto(url)
 
-    # The map drew: the overlay image decoded, the parcels are paths, and the pixels show the classes.
-    overlay = page.locator("img.leaflet-image-layer")
-    overlay.wait_for()
-    assert overlay.evaluate("img => img.complete && img.naturalWidth > 0 && img.naturalWidth <= 1500")
+    # The map drew: from file:// the overlay image, served the PMTiles tiles (read by byte ranges);
+    # the parcels are paths, the commune's outline one more, and the pixels show the classes.
+    if origin == "file":
+        overlay = page.locator("img.leaflet-image-layer")
+        overlay.wait_for()
+        assert overlay.evaluate("img => img.complete && img.naturalWidth > 0 && img.naturalWidth <= 1500")
+        assert not page.evaluate("window.costaMap.tiles")
+    else:
+        page.wait_for_function(TILES_LOADED)
+        assert page.evaluate("window.costaMap.tiles") and page.locator("img.leaflet-image-layer").count() == 0
+        assert archive_reads and set(archive_reads) == {206}  # byte ranges, never the whole archive
     parcels = demo["parcelles_gpkg"]
-    assert page.locator("#map path.leaflet-interactive").count() == (parcels.commune == insee).sum()
+    assert page.locator("#map path.leaflet-interactive").count() == (parcels.commune == insee).sum() + 1
+    assert page.locator("#map path.commune").count() == 1
     shot = page.locator("#map").screenshot(path=str(tmp_path / f"report-{origin}.png"))
     px = rgb(shot).reshape(-1, 3).astype(int)
     assert (px < 240).any(axis=1).mean() > 0.2, "the map is blank"
     colours = np.array([c.rgb for c in CLASSES])
     near = np.abs(px[:, None, :] - colours[None]).max(axis=2) <= 16  # fill tint and antialiasing
     assert near.any(axis=1).mean() > 0.2 and near.any(axis=0).sum() >= 6, "no class colours on the map"
+
+    # Clicking a parcel or the commune's outline shows its figures.
+    text = popup(page, "#map path:not(.commune)")
+    assert "Statut" in text and "Part artificialisée" in text
+    assert text.split("\n")[0].removeprefix("Parcelle ") in set(parcels.id[parcels.commune == insee])
+    commune = popup(page, "#map path.commune")
+    row = demo["communes_gpkg"].set_index("insee_com").loc[insee]
+    assert f"({insee})" in commune and f"{row['artif_ha']:.2f} ha".replace(".", ",") in commune
 
     # The legend lists the 16 classes, in the nomenclature's order.
     items = page.locator("#legend li").all_inner_texts()
@@ -120,5 +158,107 @@ def test_commune_page_in_chromium(
     assert figures["regles"][0] == row["regles"]
     assert page.locator("#csv").get_attribute("href") == f"commune-{insee}-parcelles.csv"
     assert page.locator("#chart rect").count() == 2 * 16 + 2
+    assert problems == []
+    page.close()
+
+
+def labels_at(path: Path, mx: np.ndarray, my: np.ndarray, overview: int | None = None) -> np.ndarray:
+    """The class of the raster (or of one of its overviews) under Web Mercator points; 0 outside."""
+    import rasterio
+    from rasterio.warp import transform
+
+    opts = {} if overview is None else {"overview_level": overview}
+    with rasterio.open(path, **opts) as src:
+        labels = src.read(1)
+        xs, ys = transform("EPSG:3857", src.crs, mx.ravel(), my.ravel())
+        rows, cols = (np.asarray(v) for v in rasterio.transform.rowcol(src.transform, xs, ys))
+    inside = (rows >= 0) & (rows < labels.shape[0]) & (cols >= 0) & (cols < labels.shape[1])
+    out = np.zeros(rows.shape, np.uint8)
+    out[inside] = labels[rows[inside], cols[inside]]
+    return out.reshape(mx.shape)
+
+
+def test_deepest_zoom_draws_the_raster_pixels(browser: Any, demo: dict[str, Any], server: str) -> None:
+    """Served, at the archive's deepest zoom the page shows the 20 cm pixels, not an upscaled overview."""
+    from costa.report.tiles import EQUATOR, TILE, read_header, rgba
+
+    report = Path(demo["report"]).parent
+    z = read_header(report / "carte-2024.pmtiles")["max_zoom"]
+    assert z >= 19
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith((server, f"blob:{server}/", "data:")) else outside.append(r.url),
+    )
+    page.goto(f"{server}/commune-99101.html")
+    page.wait_for_function(TILES_LOADED)
+    page.evaluate(
+        """z => { const m = window.costaMap;
+        for (const layer of Object.values(m.others)) { m.map.removeLayer(layer); }
+        m.map.setView(m.map.getCenter(), z, { animate: false }); }""",
+        z,
+    )
+    page.wait_for_function(TILES_LOADED)
+    zooms = page.evaluate(
+        """() => { const m = window.costaMap;
+        const layer = Object.values(m.bases).find((l) => m.map.hasLayer(l));
+        return Object.values(layer._tiles).filter((t) => t.current).map((t) => t.coords.z); }"""
+    )
+    assert zooms and set(zooms) == {z}
+    box = page.evaluate(
+        """() => { const m = window.costaMap.map, el = m.getContainer(), r = el.getBoundingClientRect();
+        const o = m.options.crs.project(m.containerPointToLatLng([0, 0]));
+        return { x: r.left + el.clientLeft, y: r.top + el.clientTop, w: el.clientWidth, h: el.clientHeight,
+                 mx: o.x, my: o.y }; }"""
+    )
+    shot = rgb(page.screenshot(clip={"x": box["x"], "y": box["y"], "width": box["w"], "height": box["h"]}))
+    page.close()
+    res = EQUATOR / (TILE * 2**z)  # Web Mercator metres per screen pixel
+    jj, ii = np.mgrid[0 : shot.shape[0], 0 : shot.shape[1]]
+    mx, my = box["mx"] + (ii + 0.5) * res, box["my"] - (jj + 0.5) * res
+    crop = (slice(130, -40), slice(60, -60))  # away from the zoom, layer, scale and attribution controls
+    lc = demo["root"] / "landcover_2024.tif"
+    full = labels_at(lc, mx, my)[crop]
+    coarse = labels_at(lc, mx, my, overview=0)[crop]
+    seen = shot[crop].astype(int)
+    mapped = full > 0
+    assert mapped.mean() > 0.5
+
+    def agreement(labels: np.ndarray) -> float:
+        expected = rgba(labels)[..., :3].astype(int)
+        return float((np.abs(seen - expected).max(axis=2) <= 3)[mapped].mean())
+
+    assert agreement(full) > 0.99, "the map does not show the raster's pixels"
+    assert agreement(coarse) < agreement(full) - 0.005  # an upscaled overview would not pass
+    assert outside == []
+
+
+@pytest.mark.parametrize("origin", ["file", "server"])
+def test_map_of_every_commune(browser: Any, demo: dict[str, Any], server: str, origin: str) -> None:
+    """carte.html: every commune, clickable for its figures; served, the tiles and then the parcels."""
+    report = Path(demo["report"]).parent
+    url = (report / "carte.html").as_uri() if origin == "file" else f"{server}/carte.html"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = watch(page, server)
+    page.goto(url)
+    communes = demo["communes_gpkg"].set_index("insee_com")
+    assert page.locator("#map path.commune").count() == len(communes)
+    if origin == "file":
+        page.locator("img.leaflet-image-layer").wait_for()
+        assert page.evaluate("[...window.costaMap.loaded]") == []  # a file:// page fetches nothing
+    else:
+        page.wait_for_function(TILES_LOADED)
+        page.evaluate("window.costaMap.map.setZoom(17, { animate: false })")
+        page.wait_for_function(f"() => window.costaMap.loaded.size === {len(communes)}")
+        n = len(demo["parcelles_gpkg"])
+        page.wait_for_function(
+            f"() => document.querySelectorAll('#map path.leaflet-interactive').length === {n + len(communes)}"
+        )
+    text = popup(page, "#map path.commune")
+    insee = text.split("(")[1].split(")")[0]
+    assert insee in communes.index and communes.loc[insee, "nom"] in text
+    assert "Part artificialisée" in text and "Page de la commune" in text
+    assert page.locator("#carte").count() == 0  # the map page itself has no link to itself
     assert problems == []
     page.close()

@@ -47,6 +47,42 @@ def test_demo_writes_the_report(demo: dict[str, Any]) -> None:
     for insee in demo["communes_gpkg"].insee_com:
         assert f'href="commune-{insee}.html"' in html and (index.parent / f"commune-{insee}.html").is_file()
     assert json.loads((demo["root"] / "run.json").read_text())["report"] == str(index)
+    assert 'href="carte.html"' in html and (index.parent / "carte.html").is_file()
+    for name in ("carte-2021.pmtiles", "carte-2024.pmtiles", "LICENSE-pmtiles.txt"):
+        assert (index.parent / name).is_file(), name
+
+
+def test_parcels_geojson_in_longitude_latitude(demo: dict[str, Any]) -> None:
+    """Each commune's parcels as GeoJSON (what carte.html fetches), inside the raster's footprint."""
+    from rasterio.warp import transform_bounds
+
+    report = Path(demo["report"]).parent
+    with rasterio.open(demo["root"] / "landcover_2024.tif") as src:
+        w, s, e, n = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+    parcelles = demo["parcelles_gpkg"]
+    for insee in demo["communes_gpkg"].insee_com:
+        gj = json.loads((report / f"commune-{insee}-parcelles.geojson").read_text())
+        assert [f["properties"]["id"] for f in gj["features"]] == list(
+            parcelles.id[parcelles.commune == insee]
+        )
+        xy = np.array([c for f in gj["features"] for c in f["geometry"]["coordinates"][0]])
+        assert (xy[:, 0] >= w - 1e-6).all() and (xy[:, 0] <= e + 1e-6).all()
+        assert (xy[:, 1] >= s - 1e-6).all() and (xy[:, 1] <= n + 1e-6).all()
+
+
+def test_mercator_overlay_lies_under_the_parcels(demo: dict[str, Any]) -> None:
+    lc = demo["root"] / "landcover_2024.tif"
+    with rasterio.open(lc) as src:
+        full = src.read(1)
+        bounds = tuple(src.bounds)
+    ov = read_overlay(lc, bounds, max_px=200, web_mercator=True)  # type: ignore[arg-type]
+    labels, _ = read_png(ov.png)
+    assert ov.crs == "EPSG:3857" and max(ov.width, ov.height) == 200
+    assert ov.bounds[0] < ov.bounds[2] and 5e6 < ov.bounds[1] < ov.bounds[3] < 6e6  # metres, France
+    mapped = labels > 0
+    assert mapped.mean() > 0.9  # a slightly rotated square in its Mercator box
+    for c in CLASSES:
+        assert (labels[mapped] == c.code).mean() == pytest.approx((full == c.code).mean(), abs=0.02), c.fr
 
 
 def test_figures_are_the_geopackage_ones(demo: dict[str, Any], pages: list[Any]) -> None:
@@ -105,6 +141,7 @@ def test_page_escapes_text_and_lists_the_16_classes(pages: list[Any]) -> None:
     for c in CLASSES:
         assert f"{c.code} — {c.fr}" in legend
     assert "<script src" not in html and "<link" not in html  # Leaflet inlined: one file, offline
+    assert "leafletRasterLayer" in html  # and pmtiles.js
 
 
 def test_cli_zan_report(demo: dict[str, Any], tmp_path: Path) -> None:
@@ -119,11 +156,17 @@ def test_cli_zan_report(demo: dict[str, Any], tmp_path: Path) -> None:
     assert len(csv) == 1 + (parcelles.commune == "99101").sum()
     html = (tmp_path / "commune-99101.html").read_text()
     assert 'href="commune-99101-parcelles.csv"' in html and "2021 (ha)" not in html  # one vintage only
+    assert [p.name for p in tmp_path.glob("*.pmtiles")] == ["carte-2024.pmtiles"]  # the map, automatically
 
 
 def test_cli_zan_report_errors(demo: dict[str, Any], tmp_path: Path) -> None:
     root = demo["root"]
     lc = root / "landcover_2024.tif"
+    res = costa(
+        "zan", "report", root / "zan.gpkg", "--landcover", lc, "--out", tmp_path / "flat", "--no-tiles"
+    )
+    assert res.returncode == 0, res.stderr
+    assert not list((tmp_path / "flat").glob("*.pmtiles")) and (tmp_path / "flat" / "carte.html").is_file()
     assert_clean_error(
         costa("zan", "report", tmp_path / "no.gpkg", "--landcover", lc, "--out", tmp_path / "r"),
         "ZAN GeoPackage not found",

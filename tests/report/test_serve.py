@@ -143,7 +143,14 @@ def test_safe_name_accepts_only_plain_report_files() -> None:
         "x.html\x00",
     ):
         assert not safe_name(bad), bad
-    for good in ("index.html", "commune-2A004.html", "commune-2A004-parcelles.csv", "LICENSE-leaflet.txt"):
+    for good in (
+        "index.html",
+        "commune-2A004.html",
+        "commune-2A004-parcelles.csv",
+        "commune-2A004-parcelles.geojson",
+        "carte-2024.pmtiles",
+        "LICENSE-leaflet.txt",
+    ):
         assert safe_name(good), good
 
 
@@ -158,3 +165,95 @@ def test_not_a_report_folder(tmp_path: Path) -> None:
         create_app(tmp_path)
     assert_clean_error(costa("serve", tmp_path / "missing"), "report folder not found")
     assert_clean_error(costa("serve", tmp_path, "--port", "70000"), "--port 70000")
+
+
+def test_map_archive_answers_byte_ranges(client: TestClient, server: str, demo: dict[str, Any]) -> None:
+    """The map page reads its PMTiles archive by HTTP range requests: 206 with the exact bytes."""
+    archive = (Path(demo["report"]).parent / "carte-2024.pmtiles").read_bytes()
+    res = client.get("/carte-2024.pmtiles", headers={"Range": "bytes=0-126"})
+    assert res.status_code == 206 and res.content == archive[:127] and res.content.startswith(b"PMTiles\x03")
+    assert res.headers["content-range"] == f"bytes 0-126/{len(archive)}"
+    assert res.headers["accept-ranges"] == "bytes"
+    tail = client.get("/carte-2024.pmtiles", headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == archive[-10:]
+    bad = client.get("/carte-2024.pmtiles", headers={"Range": f"bytes={len(archive) + 5}-"})
+    assert bad.status_code == 416
+    whole = client.get("/carte-2024.pmtiles")
+    assert whole.status_code == 200 and whole.content == archive
+    # The real server too (uvicorn), byte for byte.
+    u = urlsplit(server)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.request("GET", "/carte-2024.pmtiles", headers={"Range": "bytes=127-1126"})
+        got = conn.getresponse()
+        assert got.status == 206 and got.read() == archive[127:1127]
+        assert got.getheader("content-range") == f"bytes 127-1126/{len(archive)}"
+    finally:
+        conn.close()
+
+
+def fake_report(root: Path, n: int) -> Path:
+    """A report folder of ``n`` communes (communes.json and one parcels CSV each), as build_report writes."""
+    root.mkdir()
+    communes = []
+    for i in range(n):
+        insee = f"{10000 + i}"
+        communes.append({"insee_com": insee, "nom": f"Commune {i}", "page": f"commune-{insee}.html",
+                         "csv": f"commune-{insee}-parcelles.csv"})  # fmt: skip
+        rows = [
+            f"{insee}000AB{k:04d},{insee},AB,{k:04d},{'artificialisée' if k % 2 else ''},{k}.5"
+            for k in range(3)
+        ]
+        (root / f"commune-{insee}-parcelles.csv").write_text(
+            "id,commune,section,numero,statut,artif_m2\n" + "\n".join(rows) + "\n"
+        )
+    (root / "communes.json").write_text(json.dumps(communes))
+    return root
+
+
+def test_tables_are_read_lazily(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A report of 200 communes: nothing read at start, one CSV per commune asked for."""
+    import pandas as pd
+
+    root = fake_report(tmp_path / "r", 200)
+    read: list[str] = []
+    real = pd.read_csv
+    monkeypatch.setattr(
+        pd, "read_csv", lambda path, *a, **k: read.append(Path(path).name) or real(path, *a, **k)
+    )
+    app = create_app(root)
+    tables = app.state.tables
+    client = TestClient(app)
+    assert read == [] and tables.reads == 0  # startup reads no table
+    assert len(client.get("/communes").json()) == 200 and tables.reads == 1  # communes.json only
+    assert read == []
+    got = client.get("/parcels/10042000AB0001").json()
+    assert got["commune"] == "10042" and got["statut"] == "artificialisée" and got["artif_m2"] == 1.5
+    assert read == ["commune-10042-parcelles.csv"]
+    assert client.get("/parcels/10042000AB0002").json()["numero"] == "0002"
+    assert client.get("/communes/10199").json()["nom"] == "Commune 199"
+    assert read == ["commune-10042-parcelles.csv"]  # cached
+    # An id not led by its commune's INSEE code is still found, through one pass over the id columns.
+    (root / "commune-10007-parcelles.csv").write_text("id,commune,statut\nZZ-1,10007,artificialisée\n")
+    assert client.get("/parcels/ZZ-1").json()["commune"] == "10007"
+    assert client.get("/parcels/nope").status_code == 404
+    assert len(read) == 1 + 200 + 1  # the id pass (200 CSVs, once), then commune 10007's table
+    assert client.get("/communes/00000").json()["detail"].endswith("10019… (200 communes))")
+
+
+def test_tables_keep_a_bounded_cache_and_refuse_symlinks(tmp_path: Path) -> None:
+    from costa.report.serve import ReportTables
+
+    root = fake_report(tmp_path / "r", 5)
+    tables = ReportTables(root, cached=2)
+    for insee in ("10000", "10001", "10002", "10000"):
+        assert tables.parcel(f"{insee}000AB0000") is not None
+    assert list(tables._parcels) == ["10002", "10000"]
+    outside = tmp_path / "outside.csv"
+    outside.write_text("id,commune\n10003000AB0000,10003\n")
+    (root / "commune-10003-parcelles.csv").unlink()
+    (root / "commune-10003-parcelles.csv").symlink_to(outside)
+    assert tables.parcel("10003000AB0000") is None
+    client = TestClient(create_app(root))
+    assert client.get("/commune-10003-parcelles.csv").status_code == 404
+    assert client.get("/parcels/10003000AB0000").status_code == 404

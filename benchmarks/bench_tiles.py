@@ -1,0 +1,71 @@
+"""Peak memory and time of ``costa map`` (PMTiles) against raster size: memory must stay flat.
+
+    python -m benchmarks.bench_tiles [SIZE ...]      # default 4096 16384 (px a side, 20 cm)
+
+Each size: a synthetic 16-class COG (blocky fields and 1-pixel noise, mode overviews) written
+by costa's COG writer, then ``costa map`` in a fresh process; prints wall time, tiles, archive
+size and the child's peak RSS (VmHWM of /proc/self/status: Linux only).
+"""
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rasterio.crs import CRS
+from rasterio.transform import from_origin
+
+from costa.io.writer import write_cog
+from costa.tiling.tiles import Box
+
+
+def make_landcover(path: Path, size: int, block: int = 2048) -> None:
+    rng = np.random.default_rng(0)
+    with write_cog(
+        path,
+        crs=CRS.from_epsg(2154),
+        transform=from_origin(840000, 6521000, 0.2, 0.2),
+        width=size,
+        height=size,
+        confidence=False,
+        tags={},
+    ) as write:
+        for r in range(0, size, block):
+            for c in range(0, size, block):
+                h, w = min(block, size - r), min(block, size - c)
+                fields = rng.integers(1, 17, (h // 64 + 1, w // 64 + 1), dtype=np.uint8)
+                labels = np.kron(fields, np.ones((64, 64), np.uint8))[:h, :w]
+                noise = rng.random((h, w)) < 0.01
+                labels[noise] = rng.integers(1, 17, int(noise.sum()), dtype=np.uint8)
+                write(Box(r, c, h, w), labels)
+
+
+def main(sizes: list[int]) -> None:
+    print("| raster (px) | km² | tiles | archive (MB) | seconds | peak RSS (MiB) |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            lc = Path(tmp) / f"lc{size}.tif"
+            make_landcover(lc, size)
+            out = Path(tmp) / f"lc{size}.pmtiles"
+            code = (  # VmHWM: the child's own peak (ru_maxrss would carry the forking parent's)
+                "from pathlib import Path; from costa.report.tiles import write_pmtiles;"
+                f"a = write_pmtiles({str(lc)!r}, {str(out)!r});"
+                "hwm = [x for x in Path('/proc/self/status').read_text().split(chr(10)) if 'VmHWM' in x];"
+                "print(a.tiles, a.bytes, hwm[0].split()[1])"
+            )
+            t0 = time.perf_counter()
+            res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            seconds = time.perf_counter() - t0
+            tiles, size_b, rss_kib = (int(v) for v in res.stdout.split())
+            km2 = size * size * 0.04 / 1e6
+            mb, mib = size_b / 1e6, rss_kib / 1024
+            print(f"| {size}² | {km2:.2f} | {tiles} | {mb:.1f} | {seconds:.1f} | {mib:.0f} |", flush=True)
+            lc.unlink()
+            out.unlink()
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [4096, 16384])
