@@ -14,6 +14,7 @@ BENCHMARKS = {
     "zan-windowed": ("benchmarks.bench_zan_windowed", "ZAN by windows: Mpx per CPU-s, memory, 0.25-1 Gpx"),
     "int8": ("benchmarks.bench_int8", "INT8 vs fp32 on the CPU: speed and agreement"),
     "vectorize": ("benchmarks.bench_vectorize", "land-cover polygons: count, throughput, memory by size"),
+    "tiles": ("benchmarks.bench_tiles", "PMTiles map: tiles, archive size, seconds, peak memory by size"),
     "plot": ("benchmarks.plot", "redraw results.png from results/*.json"),
 }
 

@@ -42,7 +42,9 @@ def make_landcover(path: Path, size: int, block: int = 2048) -> None:
                 write(Box(r, c, h, w), labels)
 
 
-def main(sizes: list[int]) -> None:
+def main(sizes: list[int] | None = None) -> None:
+    """Tile rasters of the given sides (default: ``python -m benchmarks tiles 2048 4096 16384``)."""
+    sizes = sizes or [int(a) for a in sys.argv[1:]] or [4096, 16384]
     print("| raster (px) | km² | tiles | archive (MB) | seconds | peak RSS (MiB) |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,4 +70,4 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [4096, 16384])
+    main()
