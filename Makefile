@@ -14,7 +14,7 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 $(RUNTIME_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q --no-compile -e .  # bytecode only for what runs: -160 MB
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(PY)
