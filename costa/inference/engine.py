@@ -121,7 +121,9 @@ def run_chunks(
             progress(counts["done"] + counts["skipped"], total)
         return _Labelled(chunk.core, labels, conf)
 
-    stream(chunks, load, infer, lambda out: sink(out.core, out.labels, out.conf), readers=readers, depth=depth)
+    stream(
+        chunks, load, infer, lambda out: sink(out.core, out.labels, out.conf), readers=readers, depth=depth
+    )
     return counts["model_px"], counts["skipped"]
 
 
