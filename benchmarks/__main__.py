@@ -1,4 +1,4 @@
-"""Entry point: ``python -m benchmarks run|peers|jobs|plot [--quick] ...`` (see RESULTS.md)."""
+"""Entry point: ``python -m benchmarks run|peers|jobs|pipeline|plot [--quick] ...`` (see RESULTS.md)."""
 
 import sys
 
@@ -11,6 +11,10 @@ elif len(sys.argv) > 1 and sys.argv[1] == "jobs":
 
     sys.argv = [sys.argv[0], *sys.argv[2:]]
     jobs()
+elif len(sys.argv) > 1 and sys.argv[1] == "pipeline":
+    from benchmarks.bench_pipeline import main as pipeline
+
+    pipeline(sys.argv[2:])
 elif len(sys.argv) > 1 and sys.argv[1] == "plot":
     from benchmarks.plot import main as plot
 

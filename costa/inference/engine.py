@@ -238,7 +238,8 @@ def predict(
         src: source raster (GeoTIFF, COG, VRT, JP2... anything GDAL reads).
         model: path to an ONNX model with costa metadata, or an opened :class:`Model`.
         out: output COG path (written atomically).
-        options: tile, halo, batch, provider...; defaults from the model card.
+        options: tile, halo, batch, provider...; defaults from the model card, the tile
+            planned for this raster within the memory budget (:func:`~costa.inference.options.settle`).
         progress: called with (tiles done, tiles total).
         warn: called with soft warnings (default: :func:`warnings.warn`).
 
@@ -250,11 +251,12 @@ def predict(
     """
     options = options or PredictOptions()
     out = check_writable(out)
-    m, r = resolve(model, options)
+    m, _ = resolve(model, options)
     t0 = time.perf_counter()
     with RasterSource(
         src, m.card, options.bands, options.force, warn or (lambda s: warnings.warn(s, stacklevel=3))
     ) as source:
+        _, r = resolve(m, options, (source.height, source.width))
         chunks = plan_chunks(source.height, source.width, r.tile, r.halo, m.card.stride, options.chunk)
         tags = provenance(m, [Path(src)], ",".join(map(str, source.bands)), r.tile, r.halo)
         with write_cog(
@@ -318,10 +320,10 @@ def predict_array(
 
     """
     options = options or PredictOptions()
-    m, r = resolve(model, options)
     arr = np.asarray(array)
     if arr.ndim != 3:
         raise OptionError(f"expected a (bands, height, width) array, got shape {arr.shape}")
+    m, r = resolve(model, options, (arr.shape[1], arr.shape[2]))
     if options.bands is not None:
         arr = arr[[b - 1 for b in options.bands]]
     if arr.shape[0] != m.card.n_bands:

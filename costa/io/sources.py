@@ -107,7 +107,7 @@ class RasterSource:
             raise
 
     def _dataset(self) -> rasterio.DatasetReader:
-        """This thread's handle on the raster (a GDAL dataset is not safe to share between threads)."""
+        """The calling thread's handle on the raster (a GDAL dataset must not be shared by threads)."""
         ds: rasterio.DatasetReader | None = getattr(self._local, "ds", None)
         if ds is None:
             try:

@@ -25,8 +25,8 @@ from xml.sax.saxutils import escape
 import numpy as np
 import rasterio
 import rasterio.shutil
-from rasterio.transform import Affine
 from rasterio.errors import RasterioError
+from rasterio.transform import Affine
 
 from costa.errors import CostaError, OutputError, first_line
 from costa.io.atomic import atomic_path, temp_name
@@ -191,7 +191,8 @@ def _cog_vrt(
         )
         palette = f"<ColorInterp>Palette</ColorInterp><ColorTable>{entries}</ColorTable>" if first else ""
         meta = f"<Metadata>{mdi(class_tags())}</Metadata>" if first else ""
-        rect = f'<SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/><DstRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>'
+        size = f'xOff="0" yOff="0" xSize="{width}" ySize="{height}"'
+        rect = f"<SrcRect {size}/><DstRect {size}/>"
         overviews = "".join(f"<Overview>{src(p, b)}</Overview>" for p in levels)
         bands.append(
             f'<VRTRasterBand dataType="Byte" band="{b}"><Description>{escape(desc)}</Description>'
