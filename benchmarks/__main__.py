@@ -1,4 +1,4 @@
-"""Entry point: ``python -m benchmarks run|peers|jobs|pipeline|plot [--quick] ...`` (see RESULTS.md)."""
+"""Entry point: ``python -m benchmarks run|peers|jobs|pipeline|jp2|plot [--quick] ...`` (see RESULTS.md)."""
 
 import sys
 
@@ -15,6 +15,10 @@ elif len(sys.argv) > 1 and sys.argv[1] == "pipeline":
     from benchmarks.bench_pipeline import main as pipeline
 
     pipeline(sys.argv[2:])
+elif len(sys.argv) > 1 and sys.argv[1] == "jp2":
+    from benchmarks.bench_jp2 import main as jp2
+
+    jp2(sys.argv[2:])
 elif len(sys.argv) > 1 and sys.argv[1] == "plot":
     from benchmarks.plot import main as plot
 
