@@ -125,6 +125,13 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "costa-bench")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--memory",
+        type=int,
+        default=None,
+        help="also run costa with this budget (MB): the planner's bytes per pixel are a U-Net's, "
+        "a 1x1 convolution needs ~15x less, so a larger budget gives it the tiles it could afford",
+    )
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     src = make_raster(args.workdir / f"bench_{args.size}.tif", args.size)
@@ -143,8 +150,18 @@ def main(argv: list[str]) -> None:
         costa_s = time.perf_counter() - t
         floor = serial_floor(src, labels, args.workdir / "floor_out.tif")
         model_s = rep.model_pixels / 1e6 / model_only_mpx_s(m, rep.tile)
+        big: dict[str, float] = {}
+        if args.memory:
+            t = time.perf_counter()
+            rep_big = predict(src, m, out, PredictOptions(memory_mb=args.memory))
+            big = {
+                "costa_big_tiles_s": round(time.perf_counter() - t, 3),
+                "big_tile": rep_big.tile,
+                "big_overlap": round(rep_big.overlap, 3),
+            }
         rounds.append(
             {
+                **big,
                 "costa_s": round(costa_s, 3),
                 "model_alone_s": round(model_s, 3),
                 **{k: round(v, 3) for k, v in floor.items()},
@@ -162,6 +179,15 @@ def main(argv: list[str]) -> None:
         "overlap": round(rep.overlap, 3),
         "rounds": rounds,
         "ratio_floor_over_costa": round(statistics.median(r["total_s"] / r["costa_s"] for r in rounds), 3),
+        **(
+            {
+                "ratio_floor_over_costa_big_tiles": round(
+                    statistics.median(r["total_s"] / r["costa_big_tiles_s"] for r in rounds), 3
+                )
+            }
+            if args.memory
+            else {}
+        ),
         "ratio_floor_over_model_alone": round(
             statistics.median(r["total_s"] / r["model_alone_s"] for r in rounds), 3
         ),
