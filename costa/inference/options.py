@@ -87,13 +87,20 @@ class Resolved:
 
 
 def settle(
-    options: PredictOptions, card: ModelCard, provider: str, shape: tuple[int, int] | None = None
+    options: PredictOptions,
+    card: ModelCard,
+    provider: str,
+    shape: tuple[int, int] | None = None,
+    *,
+    dalle: bool = False,
 ) -> Resolved:
     """Fill the options' defaults from the model card, the provider and the raster, and check them.
 
     Without ``--tile``: on the CPU, the tile is planned for a raster of ``shape`` (height,
     width) within the memory budget (:func:`plan_tile`), so the overlap falls toward 1; on a
     GPU provider, or with no shape, the card's tile (shrunk to the raster when that saves work).
+    ``dalle``: ``shape`` is one dalle of a mosaic, tiled on its own
+    (:func:`costa.tiling.chunks.plan_box_chunks`).
 
     >>> card = ModelCard("m", tuple(range(1, 17)), ("R", "G", "B", "NIR"), (0.0,) * 4, (1.0,) * 4)
     >>> settle(PredictOptions(), card, "cpu"), settle(PredictOptions(), card, "cuda").batch
@@ -113,7 +120,7 @@ def settle(
     if options.tile is None and shape is not None:
         budget = BUDGET_MB if options.memory_mb is None else options.memory_mb
         cap = largest_tile(budget, batch, halo, card.stride) if provider == "cpu" else card.tile_size
-        tile = plan_tile(shape, max(cap, 2 * halo + card.stride), halo, card.stride)
+        tile = plan_tile(shape, max(cap, 2 * halo + card.stride), halo, card.stride, dalle=dalle)
     check_geometry(tile, halo, card.stride)
     return Resolved(tile, halo, batch)
 
@@ -130,7 +137,7 @@ def largest_tile(budget_mb: int, batch: int, halo: int, stride: int) -> int:
     return max(math.isqrt(int(px)) // stride * stride, 2 * halo + stride)
 
 
-def plan_tile(shape: tuple[int, int], cap: int, halo: int, stride: int) -> int:
+def plan_tile(shape: tuple[int, int], cap: int, halo: int, stride: int, *, dalle: bool = False) -> int:
     r"""The tile (up to ``cap``) that runs the fewest model pixels over a ``shape`` raster.
 
     The model processes :math:`n_r t_r \cdot n_c t_c` pixels, with :math:`n` tiles of side
@@ -138,17 +145,28 @@ def plan_tile(shape: tuple[int, int], cap: int, halo: int, stride: int) -> int:
     among equal costs the smaller tile wins (less memory). On 2048², halo 128: two 1152-px
     tiles per axis, 1.27 model pixels per output pixel (tile 1024: 2.25).
 
+    A dalle tiled on its own (``dalle``) needs :math:`n = \lceil L / (t - 2H - m + 1) \rceil`
+    tiles per axis (:func:`costa.tiling.tiles.segment_spans`).
+
     >>> plan_tile((2048, 2048), 1184, 128, 32), plan_tile((4096, 4096), 1184, 128, 32)
     (1152, 1024)
+    >>> plan_tile((5000, 5000), 1184, 128, 32, dalle=True)
+    1152
     """
     h, w = shape
+    cost_of = _segment_cost if dalle else _axis_cost
     best: tuple[int, int] | None = None
     for t in range(2 * halo + stride, max(cap, 2 * halo + stride) + 1, stride):
-        cost = _axis_cost(h, t, halo, stride) * _axis_cost(w, t, halo, stride)
+        cost = cost_of(h, t, halo, stride) * cost_of(w, t, halo, stride)
         if best is None or cost < best[0]:
             best = (cost, t)
     assert best is not None
     return best[1]
+
+
+def _segment_cost(length: int, tile: int, halo: int, stride: int) -> int:
+    """Model pixels along one axis of a dalle tiled on its own (neighbours give the context)."""
+    return math.ceil(max(length, 1) / (tile - 2 * halo - stride + 1)) * tile
 
 
 def _axis_cost(length: int, tile: int, halo: int, stride: int) -> int:

@@ -69,7 +69,9 @@ def plan_job(job: Job, warn: Callable[[str], None]) -> Plan:
     # tiles planned for one cell (what a worker predicts at once) within the worker's budget
     cell = max((b for _, b in cells), key=lambda b: b.height * b.width, default=None)
     provider = "cpu" if job.options.provider == "auto" and not gpu_count() else job.options.provider
-    geometry = settle(job.options, model.card, provider, None if cell is None else (cell.height, cell.width))
+    geometry = settle(
+        job.options, model.card, provider, None if cell is None else (cell.height, cell.width), dalle=True
+    )
     recipe = _recipe(job.bands, model, main)
     source = MosaicSource(products, recipe, model.card, job.options.force, warn)
     chunks = plan_box_chunks(
