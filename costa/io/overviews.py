@@ -10,7 +10,7 @@ level from the previous one, as GDAL does) and written into one small raster per
 The writer thread does this between blocks, overlapping with inference.
 
 Mode of a 2×2 block: the most frequent valid code (no data, 0, does not vote unless the
-four pixels are all no data); a tie goes to the first in reading order.
+four pixels are all no data); on a tie, GDAL's rule (the code that first reaches the count).
 """
 
 from __future__ import annotations
@@ -47,10 +47,13 @@ def overview_factors(width: int, height: int, blocksize: int = 512) -> list[int]
 def mode2(a: np.ndarray) -> np.ndarray:
     """Mode of every 2×2 block of ``(..., h, w)`` codes (0 = no data), odd edges padded as no data.
 
+    GDAL's rule, so overviews match ``gdaladdo -r mode``: reading the block in order and
+    counting, the code that first reaches the highest count wins.
+
     >>> mode2(np.array([[3, 5, 0, 0], [5, 1, 0, 7]], np.uint8))
     array([[5, 7]], dtype=uint8)
-    >>> mode2(np.array([[2, 3], [3, 2]], np.uint8))  # a tie: the first in reading order
-    array([[2]], dtype=uint8)
+    >>> mode2(np.array([[2, 3], [3, 2]], np.uint8))  # a tie: 3 reaches two votes first
+    array([[3]], dtype=uint8)
     """
     h, w = a.shape[-2:]
     if h % 2 or w % 2:
@@ -58,20 +61,15 @@ def mode2(a: np.ndarray) -> np.ndarray:
         a = np.pad(a, pad)
     quad = [a[..., i::2, j::2] for i in (0, 1) for j in (0, 1)]
     best = quad[0].copy()
-    best_votes = _votes(quad[0], quad)
-    for c in quad[1:]:
-        v = _votes(c, quad)
-        better = v > best_votes
+    best_count = (quad[0] != 0).view(np.uint8).copy()
+    for p in range(1, 4):
+        c = quad[p]
+        count = sum(((q == c).view(np.uint8) for q in quad[: p + 1]), np.zeros(c.shape, np.uint8))
+        count[c == 0] = 0
+        better = count > best_count
         best[better] = c[better]
-        best_votes[better] = v[better]
+        best_count[better] = count[better]
     return best
-
-
-def _votes(c: np.ndarray, quad: Sequence[np.ndarray]) -> np.ndarray:
-    """How many of the four pixels equal ``c`` (0 where ``c`` is no data)."""
-    v = sum(((q == c).view(np.uint8) for q in quad), np.zeros(c.shape, np.uint8))
-    v[c == 0] = 0
-    return v
 
 
 class Pyramid:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import rasterio
 import rasterio.shutil
-from rio_cogeo.cogeo import cog_validate
+from rio_cogeo.cogeo import cog_translate, cog_validate
+from rio_cogeo.profiles import cog_profiles
 
 from costa.errors import ModelError, OutputError, SourceReadError
 from costa.inference import PredictOptions, predict
@@ -77,6 +78,14 @@ def test_overviews_are_a_valid_cog_and_mode_of_the_image(
         full = ds.read(1)
         with rasterio.open(out, overview_level=0) as ov:
             assert np.array_equal(ov.read(1), mode2(full))
+    # the same overviews as GDAL's mode resampling through rio-cogeo (costa's writer before)
+    profile = cog_profiles.get("deflate")
+    cog_translate(out, tmp_path / "ref.tif", profile, overview_resampling="mode", quiet=True)
+    with (
+        rasterio.open(out, overview_level=0) as a,
+        rasterio.open(tmp_path / "ref.tif", overview_level=0) as b,
+    ):
+        assert np.array_equal(a.read(), b.read())
 
 
 def test_mode2_is_a_majority_ignoring_nodata() -> None:
