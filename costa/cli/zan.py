@@ -17,7 +17,6 @@ from costa.errors import OptionError
 zan_app = typer.Typer(no_args_is_help=True, help="ZAN figures per parcel and commune.")
 app.add_typer(zan_app, name="zan")
 
-
 @zan_app.command("compute")
 def zan_compute(
     landcover: Annotated[Path, typer.Option(help="Land-cover raster (newest vintage).")],

@@ -181,7 +181,9 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
     try:
         session = ort.InferenceSession(data, sess_options=opts, providers=providers)
     except Exception as e:  # ORT raises its own exception types for bad protobufs
-        raise ModelError(f"{path} is not a valid ONNX model ({first_line(e, 200)})") from None
+        raise ModelError(
+            f"{path} is not a valid ONNX model ({first_line(e, 200)})"
+        ) from None
     card = ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map)
     card.check_graph(_dim(session.get_inputs()[0].shape, 1), _dim(session.get_outputs()[0].shape, 1))
     return Model(path=path, card=card, session=session, sha256=hashlib.sha256(data).hexdigest())

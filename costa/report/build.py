@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 
+
 @dataclass(frozen=True)
 class Figure:
     """One ZAN figure: the GeoPackage field it comes from, its French label and value."""

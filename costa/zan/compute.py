@@ -52,7 +52,9 @@ def _read(path: str | Path, what: str) -> Any:
     try:
         gdf = gpd.read_file(p)
     except Exception as e:
-        raise SourceReadError(f"{p} is not a vector file GDAL can read ({first_line(e, 120)})") from None
+        raise SourceReadError(
+            f"{p} is not a vector file GDAL can read ({first_line(e, 120)})"
+        ) from None
     if gdf.empty:
         raise SourceError(f"{p} holds no {what}")
     if gdf.crs is None:
