@@ -134,6 +134,27 @@ def demo_torch_unet(onnx_path: Path) -> Any:
     return net
 
 
+def resnet34_unet(folder: Path) -> tuple[Model, Any]:
+    """An smp U-Net (resnet34 encoder, 4 bands, 16 classes, random weights, torch seed 0) as ONNX
+    with the demo model's card (normalisation, classes), exported with costa's exporter at
+    benchmark time (nothing large is shipped), and the same network in torch."""
+    import dataclasses
+
+    import torch
+
+    from costa.models.export import export_onnx, make_unet
+
+    torch.manual_seed(0)
+    net = make_unet("resnet34").eval()
+    path = folder / "unet-resnet34-random.onnx"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        demo = open_model(demo_model_path(), "cpu").card
+        card = dataclasses.replace(demo, name="unet-resnet34-random", tile_size=1024, halo=128, stride=32)
+        export_onnx(net, card, path)
+    return open_model(path, "cpu"), net
+
+
 def raw_input_module(net: Any, mean: tuple[float, ...], std: tuple[float, ...]) -> Any:
     """Wrap ``net`` so it takes raw uint8 pixels, normalising inside (geo-inference's contract)."""
     import torch
@@ -152,14 +173,17 @@ def raw_input_module(net: Any, mean: tuple[float, ...], std: tuple[float, ...]) 
 
 
 # --- cached inputs ------------------------------------------------------------------------------
-def prepare(size: int, model: Model) -> dict[str, Path]:
-    """Raster, TorchScript export and whole-image reference, made once and cached."""
+def prepare(size: int, model: Model, net: Any = None) -> dict[str, Path]:
+    """Raster, TorchScript export and whole-image reference, made once and cached.
+
+    ``net`` is the torch network of ``model`` (default: rebuilt from the demo model's ONNX).
+    """
     import torch
 
     CACHE.mkdir(parents=True, exist_ok=True)
     raster = CACHE / f"scene_{size}.tif"
-    ts = CACHE / "costa-demo-raw.torchscript.pt"
-    ref = CACHE / f"reference_{size}.npy"
+    ts = CACHE / f"{model.card.name}-raw.torchscript.pt"
+    ref = CACHE / f"reference_{model.card.name}_{size}.npy"
     if not raster.exists():
         from costa.demo.synthetic import make_scene
 
@@ -173,7 +197,7 @@ def prepare(size: int, model: Model) -> dict[str, Path]:
             dst.write(img)
         tmp.rename(raster)
     if not ts.exists() or not ref.exists():
-        net = demo_torch_unet(model.path)
+        net = demo_torch_unet(model.path) if net is None else net
         wrapped = raw_input_module(net, model.card.mean, model.card.std)
         with torch.no_grad():
             traced = torch.jit.trace(wrapped, torch.zeros((1, 4, 512, 512), dtype=torch.uint8))
@@ -185,7 +209,8 @@ def prepare(size: int, model: Model) -> dict[str, Path]:
 
 
 # --- engines --------------------------------------------------------------------------------------
-def run_costa(src: Path, model: Model, tile: int, halo: int) -> tuple[float, np.ndarray, float]:
+def run_costa(src: Path, model: Model, tile: int | None, halo: int | None) -> tuple[float, np.ndarray, float]:
+    """costa on ``src``; ``tile`` None: planned within the memory budget (costa's default)."""
     out = CACHE / f"costa_{tile}_{halo}.tif"
     rep = predict(src, model, out, PredictOptions(tile=tile, halo=halo))
     with rasterio.open(out) as r:
@@ -284,23 +309,41 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--patch", type=int, default=1024, help="geo-inference patch size")
     ap.add_argument("--workers", type=int, default=0, help="geo-inference dask workers (0: cores - 1)")
     ap.add_argument("--no-geoinference", action="store_true")
+    ap.add_argument(
+        "--model",
+        choices=["demo", "resnet34"],
+        default="demo",
+        help="demo: the bundled mobilenet_v2 U-Net at its card preset; resnet34: an smp U-Net with "
+        "random weights (FLAIR's baseline architecture), exported at benchmark time, costa's planned tiles",
+    )
+    ap.add_argument("--no-torch-loop", action="store_true", help="skip the plain PyTorch loop")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     size, repeats = args.size, (1 if args.quick else args.repeats)
     torch.set_num_threads(os.cpu_count() or 1)
-    model = open_model(demo_model_path(), "cpu")
+    if args.model == "resnet34":
+        model, torch_net = resnet34_unet(CACHE)
+        card_preset: tuple[int | None, int | None] = (None, None)
+    else:
+        model, torch_net = open_model(demo_model_path(), "cpu"), None
+        card_preset = (model.card.tile_size, model.card.halo)
     if not args.no_geoinference:
         ensure_peers_venv()
-    files = prepare(size, model)
+    files = prepare(size, model, torch_net)
     lut = model.card.lut
     ref = lut[np.load(files["reference"])]
-    net = raw_input_module(demo_torch_unet(model.path), model.card.mean, model.card.std)
-    card_preset = (model.card.tile_size, model.card.halo)
+    net = raw_input_module(
+        demo_torch_unet(model.path) if torch_net is None else torch_net, model.card.mean, model.card.std
+    )
     times: dict[str, list[float]] = {}
     quality: dict[str, dict[str, float]] = {}
     overlap: dict[str, float] = {}
     extra: dict[str, Any] = {}
-    engines = ["costa", "torch_sliding"] + ([] if args.no_geoinference else ["geoinference"])
+    engines = (
+        ["costa"]
+        + ([] if args.no_torch_loop else ["torch_sliding"])
+        + ([] if args.no_geoinference else ["geoinference"])
+    )
     for _ in range(repeats):
         for eng in engines:
             if eng == "costa":
@@ -331,7 +374,11 @@ def main(argv: list[str] | None = None) -> None:
             "geo_inference": extra.get("geo_inference"),
         },
         "raster": f"{size}x{size} RGBN uint8 (costa.demo.synthetic seed 7)",
-        "model": "costa-demo (smp U-Net mobilenet_v2, 4 bands, 16 classes)",
+        "model": (
+            "smp U-Net resnet34, random weights (torch seed 0), 4 bands, 16 classes; costa's planned tile"
+            if args.model == "resnet34"
+            else "costa-demo (smp U-Net mobilenet_v2, 4 bands, 16 classes)"
+        ),
         "repeats": repeats,
         "seconds": {k: [round(s, 3) for s in v] for k, v in times.items()},
         "median_seconds": {k: round(v, 3) for k, v in med.items()},
@@ -350,7 +397,7 @@ def main(argv: list[str] | None = None) -> None:
         },
         "torch_sliding_options": {"patch": 512, "margin": 128, "batch": 4, "dataloader_workers": 0},
     }
-    if not args.quick:
+    if not args.quick and args.model == "demo":
         sweep = []
         for tile, halo in PRESETS:
             sec, codes, ov = run_costa(files["raster"], model, tile, halo)

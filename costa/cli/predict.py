@@ -51,7 +51,12 @@ def predict(
     out_path: Annotated[
         Path, typer.Option("--out", "-o", help="Output COG (.tif), or a folder for one COG per dalle.")
     ],
-    tile: Annotated[int | None, typer.Option(help="Tile size in px (default: the model's).")] = None,
+    tile: Annotated[
+        int | None,
+        typer.Option(
+            help="Tile size in px (default: the largest that fits --memory, laid out for the raster)."
+        ),
+    ] = None,
     halo: Annotated[
         int | None, typer.Option(help="Context px around each tile (default: the model's).")
     ] = None,
@@ -61,6 +66,10 @@ def predict(
     chunk: Annotated[int, typer.Option(help="Side of the block read and written at once (px).")] = 2048,
     provider: ProviderOpt = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads for ONNX Runtime.")] = None,
+    memory: Annotated[
+        int | None,
+        typer.Option(help="Memory budget of one CPU worker in MB, for planning tiles (default 2048)."),
+    ] = None,
     confidence: Annotated[bool, typer.Option(help="Add a band with the max class probability (%).")] = False,
     bands: Annotated[
         str | None,
@@ -105,6 +114,7 @@ def predict(
         confidence=confidence,
         bands=None,
         force=force,
+        memory_mb=memory,
     )
     if out_path.suffix.lower() not in (".tif", ".tiff"):
         from costa.jobs import Job

@@ -1,26 +1,28 @@
 """The prediction pipeline: source → chunks → tiles → ONNX Runtime → class codes → sink.
 
 :func:`predict` (file in, COG out) and :func:`predict_array` (numpy in, numpy out) are
-thin over the same loop, :func:`run_chunks`. Reading the next chunk overlaps with
-inference on the current one (GDAL and ONNX Runtime both release the GIL).
+thin over the same streaming pipeline, :func:`run_chunks`: chunks are read, inferred and
+written by overlapping stages (:mod:`costa.inference.pipeline`; GDAL and ONNX Runtime both
+release the GIL).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from costa.__about__ import __version__
-from costa.errors import OptionError
+from costa.errors import CostaError, ModelError, OptionError, first_line
 from costa.inference.options import PredictOptions, resolve
+from costa.inference.pipeline import DEPTH, READERS, stream
 from costa.inference.runtime import Model
 from costa.io.sources import ArraySource, RasterSource, Source
 from costa.io.writer import check_writable, write_cog
@@ -70,49 +72,108 @@ def run_chunks(
     confidence: bool = False,
     progress: Progress | None = None,
     read: Callable[[Chunk], tuple[np.ndarray, np.ndarray]] | None = None,
+    readers: int = READERS,
+    depth: int = DEPTH,
 ) -> tuple[int, int]:
     """Predict every chunk and hand its core to ``sink``; returns (model pixels, skipped tiles).
+
+    The stages overlap (:func:`costa.inference.pipeline.stream`): chunks are read and
+    normalised on ``readers`` threads, inferred here, and handed to ``sink`` on a writer
+    thread, at most ``depth`` chunks waiting between two stages. ``sink`` is called from
+    that one thread, one chunk at a time, in chunk order.
 
     Tiles whose core holds no valid source pixel are skipped (written as no data).
     ``read`` fetches a chunk's pixels (default: ``source.read(chunk.read)``); a mosaic
     passes one that knows which dalles are the chunk's own.
     """
     total = sum(len(c.tiles) for c in chunks)
-    done = model_px = skipped = 0
-    for chunk, (raw, valid) in _prefetch(chunks, read or (lambda c: source.read(c.read))):
+    counts = {"done": 0, "model_px": 0, "skipped": 0}
+    fetch = read or (lambda c: source.read(c.read))
+
+    def load(chunk: Chunk) -> _Loaded:
+        raw, valid = fetch(chunk)
         fused = model.can_classify(raw.dtype)
-        x = raw if fused else model.card.normalize(raw, valid)
+        return _Loaded(raw if fused else model.card.normalize(raw, valid), valid, fused)
+
+    def infer(chunk: Chunk, data: _Loaded) -> _Labelled:
         labels = np.zeros((chunk.core.height, chunk.core.width), np.uint8)
         conf = np.zeros_like(labels) if confidence else None
         writes = [(t, t.core.intersect(chunk.core)) for t in chunk.tiles]
-        todo = [(t, w) for t, w in writes if valid[w.slices(chunk.read)].any()]
-        skipped += len(chunk.tiles) - len(todo)
+        todo = [(t, w) for t, w in writes if data.valid[w.slices(chunk.read)].any()]
+        counts["skipped"] += len(chunk.tiles) - len(todo)
         for i in range(0, len(todo), batch):
             group = todo[i : i + batch]
-            batch_x = np.stack([x[(slice(None), *t.read.slices(chunk.read))] for t, _ in group])
-            if fused:
-                _classify(model, batch_x, valid, chunk, group, labels, conf)
-            else:
-                logits = model.run(batch_x)
-                for (t, w), lg in zip(group, logits, strict=True):
-                    _decode(
-                        lg[(slice(None), *w.slices(t.read))],
-                        model.card.lut,
-                        labels[w.slices(chunk.core)],
-                        None if conf is None else conf[w.slices(chunk.core)],
-                    )
-            model_px += len(group) * int(batch_x.shape[2] * batch_x.shape[3])
-            done += len(group)
+            batch_x = np.stack([data.x[(slice(None), *t.read.slices(chunk.read))] for t, _ in group])
+            with _model_errors(model, chunk):
+                if data.fused:
+                    _classify(model, batch_x, data.valid, chunk, group, labels, conf)
+                else:
+                    _decode_group(model.run(batch_x), group, model.card.lut, chunk, labels, conf)
+            counts["model_px"] += len(group) * int(batch_x.shape[2] * batch_x.shape[3])
+            counts["done"] += len(group)
             if progress:
-                progress(done + skipped, total)
-        core_valid = valid[chunk.core.slices(chunk.read)]
+                progress(counts["done"] + counts["skipped"], total)
+        core_valid = data.valid[chunk.core.slices(chunk.read)]
         labels[~core_valid] = 0
         if conf is not None:
             conf[~core_valid] = 0
-        sink(chunk.core, labels, conf)
         if progress:
-            progress(done + skipped, total)
-    return model_px, skipped
+            progress(counts["done"] + counts["skipped"], total)
+        return _Labelled(chunk.core, labels, conf)
+
+    stream(
+        chunks, load, infer, lambda out: sink(out.core, out.labels, out.conf), readers=readers, depth=depth
+    )
+    return counts["model_px"], counts["skipped"]
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A chunk's model input: raw pixels (fused graph) or normalised ones, and validity."""
+
+    x: np.ndarray
+    valid: np.ndarray
+    fused: bool
+
+
+@dataclass(frozen=True)
+class _Labelled:
+    """A chunk's class codes (and confidence), ready to write."""
+
+    core: Box
+    labels: np.ndarray
+    conf: np.ndarray | None
+
+
+@contextlib.contextmanager
+def _model_errors(model: Model, chunk: Chunk) -> Iterator[None]:
+    """Turn an ONNX Runtime failure into one :class:`ModelError` line naming model and chunk."""
+    try:
+        yield
+    except CostaError:
+        raise
+    except Exception as e:
+        raise ModelError(
+            f"model '{model.card.name}' failed on chunk {chunk.index} (pixels {chunk.core}): {first_line(e)}"
+        ) from None
+
+
+def _decode_group(
+    logits: np.ndarray,
+    group: Sequence[tuple[Tile, Box]],
+    lut: np.ndarray,
+    chunk: Chunk,
+    labels: np.ndarray,
+    conf: np.ndarray | None,
+) -> None:
+    """Argmax a batch of logits into the chunk's labels (numpy reference path)."""
+    for (t, w), lg in zip(group, logits, strict=True):
+        _decode(
+            lg[(slice(None), *w.slices(t.read))],
+            lut,
+            labels[w.slices(chunk.core)],
+            None if conf is None else conf[w.slices(chunk.core)],
+        )
 
 
 def _classify(
@@ -147,19 +208,6 @@ def _decode(logits: np.ndarray, lut: np.ndarray, labels: np.ndarray, conf: np.nd
         conf[...] = np.rint(100.0 / np.exp(lg - top).sum(axis=0)).astype(np.uint8)
 
 
-def _prefetch(
-    chunks: Sequence[Chunk], read: Callable[[Chunk], tuple[np.ndarray, np.ndarray]]
-) -> Iterator[tuple[Chunk, tuple[np.ndarray, np.ndarray]]]:
-    """Yield each chunk with its pixels, reading the next one in the background."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="costa-read") as pool:
-        nxt: Future[tuple[np.ndarray, np.ndarray]] | None = pool.submit(read, chunks[0]) if chunks else None
-        for i, chunk in enumerate(chunks):
-            assert nxt is not None
-            data = nxt.result()
-            nxt = pool.submit(read, chunks[i + 1]) if i + 1 < len(chunks) else None
-            yield chunk, data
-
-
 def provenance(model: Model, sources: Sequence[Path], bands: str, tile: int, halo: int) -> dict[str, str]:
     """Dataset tags of an output COG: what made it, from what, how."""
     return {
@@ -190,7 +238,8 @@ def predict(
         src: source raster (GeoTIFF, COG, VRT, JP2... anything GDAL reads).
         model: path to an ONNX model with costa metadata, or an opened :class:`Model`.
         out: output COG path (written atomically).
-        options: tile, halo, batch, provider...; defaults from the model card.
+        options: tile, halo, batch, provider...; defaults from the model card, the tile
+            planned for this raster within the memory budget (:func:`~costa.inference.options.settle`).
         progress: called with (tiles done, tiles total).
         warn: called with soft warnings (default: :func:`warnings.warn`).
 
@@ -202,11 +251,12 @@ def predict(
     """
     options = options or PredictOptions()
     out = check_writable(out)
-    m, r = resolve(model, options)
+    m, _ = resolve(model, options)
     t0 = time.perf_counter()
     with RasterSource(
         src, m.card, options.bands, options.force, warn or (lambda s: warnings.warn(s, stacklevel=3))
     ) as source:
+        _, r = resolve(m, options, (source.height, source.width))
         chunks = plan_chunks(source.height, source.width, r.tile, r.halo, m.card.stride, options.chunk)
         tags = provenance(m, [Path(src)], ",".join(map(str, source.bands)), r.tile, r.halo)
         with write_cog(
@@ -270,10 +320,10 @@ def predict_array(
 
     """
     options = options or PredictOptions()
-    m, r = resolve(model, options)
     arr = np.asarray(array)
     if arr.ndim != 3:
         raise OptionError(f"expected a (bands, height, width) array, got shape {arr.shape}")
+    m, r = resolve(model, options, (arr.shape[1], arr.shape[2]))
     if options.bands is not None:
         arr = arr[[b - 1 for b in options.bands]]
     if arr.shape[0] != m.card.n_bands:

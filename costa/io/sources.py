@@ -2,12 +2,14 @@
 
 This is the only module that reads input pixels. A source hands out ``(raw, valid)``
 pairs for any pixel box, padding with invalid pixels where the box runs past the raster
-(the stride padding of :mod:`costa.tiling.tiles`).
+(the stride padding of :mod:`costa.tiling.tiles`), from any thread: a raster is opened
+once per reading thread, since a GDAL dataset must not be shared between threads.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -103,11 +105,28 @@ class RasterSource:
             self._ds = rasterio.open(self.path)
         except RasterioError as e:
             raise SourceReadError(file_error(self.path, e, doing="open")) from None
+        self._local = threading.local()
+        self._local.ds = self._ds
+        self._opened = [self._ds]
+        self._lock = threading.Lock()
         try:
             self._check(card, bands, force, warn)
         except Exception:
             self._ds.close()
             raise
+
+    def _dataset(self) -> rasterio.DatasetReader:
+        """The calling thread's handle on the raster (a GDAL dataset must not be shared by threads)."""
+        ds: rasterio.DatasetReader | None = getattr(self._local, "ds", None)
+        if ds is None:
+            try:
+                ds = rasterio.open(self.path)
+            except RasterioError as e:
+                raise SourceReadError(file_error(self.path, e, doing="open")) from None
+            self._local.ds = ds
+            with self._lock:
+                self._opened.append(ds)
+        return ds
 
     def _check(
         self, card: ModelCard, bands: Sequence[int] | None, force: bool, warn: Callable[[str], None] | None
@@ -156,13 +175,13 @@ class RasterSource:
         """Read ``box`` (bands in model order) and its validity mask."""
 
         def _read(b: Box) -> tuple[np.ndarray, np.ndarray | None]:
-            w = b.window()
+            w, ds = b.window(), self._dataset()
             try:
-                raw = self._ds.read(self.bands, window=w)
+                raw = ds.read(self.bands, window=w)
                 if self._mask == "alpha":
-                    valid = self._ds.read(self._alpha, window=w) > 0
+                    valid = ds.read(self._alpha, window=w) > 0
                 elif self._mask == "gdal":
-                    valid = dataset_mask(self._ds, w)
+                    valid = dataset_mask(ds, w)
                 elif self._mask == "nodata" and self._nodata is not None:
                     valid = (raw != self._nodata).any(axis=0)
                 else:
@@ -175,8 +194,11 @@ class RasterSource:
         return _pad(box, self.height, self.width, len(self.bands), np.dtype(self._ds.dtypes[0]), _read)
 
     def close(self) -> None:
-        """Close the underlying dataset."""
-        self._ds.close()
+        """Close the underlying datasets (one per thread that read)."""
+        with self._lock:
+            for ds in self._opened:
+                ds.close()
+            self._opened.clear()
 
     def __enter__(self) -> RasterSource:
         return self

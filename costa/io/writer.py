@@ -1,8 +1,10 @@
 """Class-map output: a uint8 Cloud-Optimised GeoTIFF written atomically.
 
-Pixels are written block by block into a hidden temporary GeoTIFF next to the output,
-then turned into a COG (rio-cogeo, internal overviews resampled by *mode*, deflate),
-then renamed over the output. A crash at any point leaves no file at the output path.
+Pixels are written block by block into a hidden temporary GeoTIFF next to the output while
+the overviews (resampled by *mode*) are built from the finished blocks
+(:mod:`costa.io.overviews`); GDAL's COG driver then copies both into a COG (deflate,
+512-px blocks, compressed on every core), which is renamed over the output. A crash at
+any point leaves no file at the output path.
 
 Band 1 holds class codes (0 = no data) with the nomenclature's colormap and class names
 as band metadata (``CLASS_<code>=<name>`` and ``CLASSES`` as JSON, readable with
@@ -24,11 +26,14 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio.errors import RasterioError
+from rasterio.transform import Affine
 
-from costa.errors import OutputError, file_error
+from costa.errors import CostaError, OutputError, file_error
 from costa.io.atomic import atomic_path, temp_name
 from costa.io.catalog import describe_cog
+from costa.io.overviews import Pyramid, overview_factors
 from costa.nomenclature import CLASSES, NODATA, colormap
 from costa.tiling.tiles import Box
 
@@ -70,62 +75,141 @@ def write_cog(
 ) -> Iterator[Any]:
     """Open a block writer; on clean exit the COG appears at ``out``, on error nothing does.
 
-    Yields a function ``write(box, labels, conf=None)`` taking uint8 arrays for ``box``.
+    Yields a function ``write(box, labels, conf=None)`` taking uint8 arrays for ``box``; call
+    it from one thread at a time. Each call also decimates the overview cells the box
+    completes (:mod:`costa.io.overviews`), so once the last block is in, only the COG's
+    final copy is left: GDAL's COG driver, compressing on every core, takes the blocks and
+    the ready overviews as they are.
     """
     out = check_writable(out)
+    count = 2 if confidence else 1
+    factors = overview_factors(width, height, BLOCK)
     tmp = temp_name(out, ".blocks.tif")
-    profile = dict(
-        driver="GTiff",
-        width=width,
-        height=height,
-        count=2 if confidence else 1,
-        dtype="uint8",
-        crs=crs,
-        transform=transform,
-        nodata=NODATA,
-        tiled=True,
-        blockxsize=512,
-        blockysize=512,
-        compress="zstd",
-        zstd_level=1,
-        bigtiff="if_safer",
-    )
+    levels = [temp_name(out, f".ovr{f}.tif") for f in factors]
+    vrt = temp_name(out, ".vrt")
     try:
-        with rasterio.open(tmp, "w", **profile) as dst:
+        with contextlib.ExitStack() as stack:
+            dst = stack.enter_context(
+                rasterio.open(tmp, "w+", **_scratch(width, height, count, crs, transform))
+            )
+            ovr = [
+                stack.enter_context(
+                    rasterio.open(
+                        p,
+                        "w",
+                        **_scratch(-(-width // f), -(-height // f), count, crs, transform * Affine.scale(f)),
+                    )
+                )
+                for p, f in zip(levels, factors, strict=True)
+            ]
+            pyramid = Pyramid(dst, ovr, factors)
 
             def write(box: Box, labels: np.ndarray, conf: np.ndarray | None = None) -> None:
                 w = box.window()
                 dst.write(labels, 1, window=w)
-                if confidence and conf is not None:
-                    dst.write(conf, 2, window=w)
+                if confidence:
+                    dst.write(np.zeros_like(labels) if conf is None else conf, 2, window=w)
+                pyramid.add(box)
 
             yield write
-            dst.write_colormap(1, colormap())
-            dst.update_tags(1, **class_tags())
-            dst.set_band_description(1, "classe d'occupation du sol (CoSIA, 16 classes)")
-            if confidence:
-                dst.set_band_description(2, "confiance (probabilité max., %)")
-        from rio_cogeo.cogeo import cog_translate  # imports pyproj: only when writing
-        from rio_cogeo.profiles import cog_profiles
-
-        cog = cog_profiles.get("deflate")  # type: ignore[no-untyped-call]
-        cog.update(blockxsize=512, blockysize=512)
+            pyramid.finish()
+        _cog_vrt(
+            vrt, tmp, levels, count=count, width=width, height=height, crs=crs, transform=transform, tags=tags
+        )
         with atomic_path(out, ".tif") as tmp_cog:
-            cog_translate(
-                tmp,
+            rasterio.shutil.copy(
+                vrt,
                 tmp_cog,
-                cog,
-                overview_resampling="mode",
-                forward_band_tags=True,
-                additional_cog_metadata=dict(tags),
-                quiet=True,
-                use_cog_driver=False,
+                driver="COG",
+                COMPRESS="DEFLATE",
+                BLOCKSIZE=BLOCK,
+                OVERVIEWS="FORCE_USE_EXISTING" if factors else "NONE",
+                NUM_THREADS="ALL_CPUS",
+                BIGTIFF="IF_SAFER",
             )
         describe_cog(out)  # category names, .qml and STAC Item beside the COG (costa.io.catalog)
     except RasterioError as e:
         raise OutputError(file_error(out, e, doing="write")) from None
+    except OSError as e:
+        if isinstance(e, CostaError):
+            raise
+        raise OutputError(file_error(out, e, doing="write")) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        for p in (tmp, *levels, vrt):
+            p.unlink(missing_ok=True)
+
+
+BLOCK = 512
+"""Block side of the output COG and of its scratch files."""
+
+
+def _scratch(width: int, height: int, count: int, crs: Any, transform: Affine) -> dict[str, Any]:
+    """Profile of a scratch raster: tiled like the COG, compressed for speed (zstd level 1)."""
+    return dict(
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=count,
+        dtype="uint8",
+        crs=crs,
+        transform=transform,
+        tiled=True,
+        blockxsize=BLOCK,
+        blockysize=BLOCK,
+        compress="zstd",
+        zstd_level=1,
+        bigtiff="if_safer",
+    )
+
+
+def _cog_vrt(
+    path: Path,
+    base: Path,
+    levels: list[Path],
+    *,
+    count: int,
+    width: int,
+    height: int,
+    crs: Any,
+    transform: Any,
+    tags: Mapping[str, str],
+) -> None:
+    """A VRT over the scratch rasters: the class map's metadata, and the ready overviews."""
+
+    def mdi(items: Mapping[str, str]) -> str:
+        return "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>' for k, v in items.items())
+
+    def src(p: Path, b: int) -> str:
+        return (
+            f'<SourceFilename relativeToVRT="1">{escape(p.name)}</SourceFilename><SourceBand>{b}</SourceBand>'
+        )
+
+    entries = "".join(
+        f'<Entry c1="{r}" c2="{g}" c3="{bl}" c4="{a}"/>' for _, (r, g, bl, a) in sorted(colormap().items())
+    )
+    bands = []
+    for b in range(1, count + 1):
+        first = b == 1
+        desc = (
+            "classe d'occupation du sol (CoSIA, 16 classes)" if first else "confiance (probabilité max., %)"
+        )
+        palette = f"<ColorInterp>Palette</ColorInterp><ColorTable>{entries}</ColorTable>" if first else ""
+        meta = f"<Metadata>{mdi(class_tags())}</Metadata>" if first else ""
+        size = f'xOff="0" yOff="0" xSize="{width}" ySize="{height}"'
+        rect = f"<SrcRect {size}/><DstRect {size}/>"
+        overviews = "".join(f"<Overview>{src(p, b)}</Overview>" for p in levels)
+        bands.append(
+            f'<VRTRasterBand dataType="Byte" band="{b}"><Description>{escape(desc)}</Description>'
+            f"<NoDataValue>{NODATA}</NoDataValue>{palette}{meta}"
+            f"<SimpleSource>{src(base, b)}{rect}</SimpleSource>{overviews}</VRTRasterBand>"
+        )
+    gt = ", ".join(repr(v) for v in transform.to_gdal())
+    srs = f"<SRS>{escape(crs.to_wkt())}</SRS>" if crs is not None else ""
+    path.write_text(
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">{srs}'
+        f"<GeoTransform>{gt}</GeoTransform><Metadata>{mdi(tags)}</Metadata>{''.join(bands)}</VRTDataset>\n",
+        encoding="utf-8",
+    )
 
 
 def write_vrt(

@@ -60,15 +60,20 @@ def plan_job(job: Job, warn: Callable[[str], None]) -> Plan:
     if MAIN not in job.sources:
         raise SourceError(f"a job needs a '{MAIN}' source; got {', '.join(job.sources)}")
     model = open_model(job.model, "cpu", 1)  # metadata and checks only; workers open their own
-    geometry = settle(job.options, model.card, job.options.provider)
     products = {
         name: scan([p for s in ((spec,) if isinstance(spec, str) else spec) for p in find_dalles(s)], name)
         for name, spec in job.sources.items()
     }
     main = products[MAIN]
+    cells = _cells(job, main)
+    # tiles planned for one cell (what a worker predicts at once) within the worker's budget
+    cell = max((b for _, b in cells), key=lambda b: b.height * b.width, default=None)
+    provider = "cpu" if job.options.provider == "auto" and not gpu_count() else job.options.provider
+    geometry = settle(
+        job.options, model.card, provider, None if cell is None else (cell.height, cell.width), dalle=True
+    )
     recipe = _recipe(job.bands, model, main)
     source = MosaicSource(products, recipe, model.card, force=job.options.force, warn=warn)
-    cells = _cells(job, main)
     chunks = plan_box_chunks(
         main.height,
         main.width,

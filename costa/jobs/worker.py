@@ -21,7 +21,7 @@ from costa.io.mosaic import BandRecipe, Mosaic, MosaicSource
 from costa.io.writer import write_cog
 from costa.jobs.energy import gpu_count
 from costa.jobs.manifest import sha256_file
-from costa.tiling.chunks import Chunk
+from costa.tiling.chunks import Chunk, split_chunk
 from costa.tiling.tiles import Box
 
 __all__ = ["ChunkResult", "ChunkTask", "run_chunk"]
@@ -99,13 +99,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         model_px, skipped = run_chunks(
             source,
             model,
-            [task.chunk],
+            split_chunk(task.chunk, task.options.chunk),  # bands of the dalle, streamed
             lambda box, labels, conf: write(
                 Box(box.row - core.row, box.col - core.col, box.height, box.width), labels, conf
             ),
             batch=settle(task.options, model.card, model.provider).batch,
             confidence=task.options.confidence,
-            read=lambda c: source.read(c.read, own=c.core),
+            read=lambda c: source.read(c.read, own=core),
         )
     return ChunkResult(
         task.name,

@@ -23,7 +23,7 @@ from functools import reduce
 from costa.errors import OptionError
 from costa.tiling.tiles import Box, Tile, plan_tiles, segment_spans, tile_length
 
-__all__ = ["Chunk", "plan_box_chunks", "plan_chunks"]
+__all__ = ["Chunk", "plan_box_chunks", "plan_chunks", "split_chunk"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +87,37 @@ def plan_box_chunks(
         )
         chunks.append(Chunk(i, reduce(Box.union, (t.read for t in tiles)), box, tiles))
     return chunks
+
+
+def split_chunk(chunk: Chunk, size: int) -> list[Chunk]:
+    """Cut a chunk into bands of whole tile rows about ``size`` pixels high, to stream them.
+
+    A job's chunk is a whole dalle; cut into bands, its reading, inference and writing
+    overlap (:mod:`costa.inference.pipeline`) instead of taking turns. The tiles are the
+    same ones, so are the pixels. Bands keep the chunk's index.
+
+    >>> dalle = plan_box_chunks(5000, 5000, 1024, 128, 32, [Box(0, 0, 5000, 5000)])[0]
+    >>> [(c.core.row, c.core.height, len(c.tiles)) for c in split_chunk(dalle, 2048)]
+    [(0, 2143, 21), (2143, 2143, 21), (4286, 714, 7)]
+    """
+    if size <= 0:
+        raise OptionError(f"--chunk {size} must be a positive number of pixels (e.g. 2048)")
+    rows: dict[int, list[Tile]] = defaultdict(list)
+    for t in chunk.tiles:
+        rows[t.core.row].append(t)
+    bands: list[list[Tile]] = []
+    top = None
+    for row in sorted(rows):
+        if not bands or top is None or row - top >= size:
+            bands.append([])
+            top = row
+        bands[-1].extend(rows[row])
+    return [
+        Chunk(
+            index=chunk.index,
+            read=reduce(Box.union, (t.read for t in tiles)),
+            core=reduce(Box.union, (t.core for t in tiles)),
+            tiles=tuple(tiles),
+        )
+        for tiles in bands
+    ]

@@ -46,7 +46,7 @@ import shapely
 from affine import Affine
 from rasterio.features import rasterize, shapes, sieve
 
-from costa.errors import OptionError, OutputError, SourceError, SourceReadError, first_line
+from costa.errors import OptionError, OutputError, SourceError, SourceReadError, file_error
 from costa.io.atomic import atomic_path
 from costa.io.writer import check_writable
 from costa.nomenclature import NODATA, by_code
@@ -217,7 +217,7 @@ def _zones(communes: str | Path, crs: Any) -> tuple[Any, list[str]]:
         gc = gpd.read_file(communes)
     except Exception as e:
         raise SourceReadError(
-            f"{communes} is not a vector file GDAL can read ({first_line(e, 120)})"
+            file_error(communes, e)
         ) from None
     field = next((f for f in _COMMUNE_CODES if f in gc.columns), None)
     if field is None or gc.crs is None:
@@ -330,7 +330,7 @@ def vectorize(
     try:
         src = rasterio.open(landcover)
     except rasterio.errors.RasterioIOError as e:
-        raise SourceReadError(f"cannot read land-cover raster {landcover}: {first_line(e)}") from None
+        raise SourceReadError(file_error(landcover, e)) from None
     with src, atomic_path(out, ".gpkg") as tmp:
         if src.crs is None:
             raise SourceError(f"{landcover} has no CRS; vectorising needs map coordinates")

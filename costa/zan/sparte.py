@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from costa.errors import OutputError, SourceError, SourceReadError, first_line
+from costa.errors import OutputError, SourceError, SourceReadError, file_error
 from costa.nomenclature import CLASSES, ZanCategory, by_code
 
 __all__ = [
@@ -241,7 +241,7 @@ def _read_layer(path: Path, layer: str | None, what: str) -> Any:
     try:
         return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as e:
-        raise SourceReadError(f"cannot read {what} {path} ({first_line(e, 120)})") from None
+        raise SourceReadError(file_error(path, e)) from None
 
 
 def sparte_table(

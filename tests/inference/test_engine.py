@@ -13,6 +13,7 @@ from rio_cogeo.cogeo import cog_validate
 import costa
 from costa.demo.synthetic import make_scene
 from costa.inference import PredictOptions, predict, predict_array
+from costa.inference.options import settle
 from costa.inference.runtime import open_model
 from costa.models.zoo import demo_model_path
 from costa.tiling.tiles import plan_tiles, round_up
@@ -36,10 +37,11 @@ def _seam_agreement(model: costa.Model, img: np.ndarray) -> tuple[float, float, 
     """Agreement of default tiling with one whole-image window: interior, tile borders (±2 px)."""
     h, w = img.shape[1:]
     whole = predict_array(img, model, PredictOptions(tile=round_up(max(h, w), 32), halo=0))
-    tiled = predict_array(img, model)  # the model card's tile and halo
+    tiled = predict_array(img, model)  # the default: tiles planned for this image and the memory budget
+    planned = settle(PredictOptions(), model.card, model.provider, (h, w))
     inner = np.zeros((h, w), bool)
     inner[32:-32, 32:-32] = True  # whole-image inference itself depends on padding there
-    border = _tile_border_mask(h, w, model.card.tile_size, model.card.halo) & inner
+    border = _tile_border_mask(h, w, planned.tile, planned.halo) & inner
     agree = whole == tiled
     assert len(np.unique(whole)) >= 4  # the network really draws class boundaries
     return float(agree[inner].mean()), float(agree[border].mean()), int(border.sum())

@@ -305,3 +305,14 @@ def test_job_file_and_changed_settings(terr: Territory, tmp_path: Path) -> None:
     assert_clean_error(res, "holds a job with other sources, model or settings")
     (tmp_path / "bad.yaml").write_text("sources: x\nmodel: m\nout: o\nspeed: 11\n")
     assert_clean_error(costa("run", tmp_path / "bad.yaml"), "unknown key(s) speed")
+
+
+def test_dalles_streamed_in_bands_give_the_same_pixels(
+    terr: Territory, job_ref: np.ndarray, tmp_path: Path
+) -> None:
+    """--chunk smaller than a dalle: each dalle is streamed in bands of tile rows, same output."""
+    out = tmp_path / "out"
+    options = PredictOptions(tile=512, halo=128, chunk=200)
+    report = run_job(Job({"main": str(dalles(terr))}, demo_model_path(), out, options=options))
+    assert report.chunks.failed == 0
+    assert np.array_equal(mosaic(out), job_ref)
