@@ -93,6 +93,8 @@ _KNOWN_CAUSES: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (
         (
             "TIFFFillTile",
+            "TIFFReadDirectory",
+            "Failed to read directory",
             "TIFFFillStrip",
             "TIFFReadEncoded",
             "IReadBlock failed",

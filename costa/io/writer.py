@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 from rasterio.transform import Affine
 
@@ -204,7 +205,7 @@ def _cog_vrt(
             f"<SimpleSource>{src(base, b)}{rect}</SimpleSource>{overviews}</VRTRasterBand>"
         )
     gt = ", ".join(repr(v) for v in transform.to_gdal())
-    srs = f"<SRS>{escape(crs.to_wkt())}</SRS>" if crs is not None else ""
+    srs = f"<SRS>{escape(CRS.from_user_input(crs).to_wkt())}</SRS>" if crs is not None else ""
     path.write_text(
         f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">{srs}'
         f"<GeoTransform>{gt}</GeoTransform><Metadata>{mdi(tags)}</Metadata>{''.join(bands)}</VRTDataset>\n",

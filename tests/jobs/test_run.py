@@ -243,15 +243,15 @@ def test_corrupt_dalles_fail_alone_and_name_themselves(terr: Territory, tmp_path
     res = costa("predict", src, "-m", demo_model_path(), "-o", out, *OPTS, "--retries", "1")
     assert res.returncode == 1, res.stderr
     assert "Traceback" not in res.stderr
-    assert f"failed: {truncated.stem}: {truncated} cannot be opened" in res.stderr
-    assert f"failed: {garbled.stem}: cannot read {garbled}" in res.stderr
+    assert f"failed: {truncated.stem}: {truncated} is truncated or corrupt; copy or download" in res.stderr
+    assert f"failed: {garbled.stem}: {garbled} is truncated or corrupt" in res.stderr
     assert "2 chunk(s) failed" in res.stderr
     assert "2 with a neighbour unreadable" in res.stderr  # the garbled dalle's two other neighbours
     states = manifest(out)
     assert states[garbled.stem][:2] == ("failed", 2)  # first attempt + one retry
     assert sum(s == "done" for s, _, _ in states.values()) == 7
     res = costa("status", out)
-    assert f"failed: {garbled.stem} (2 attempts): cannot read" in res.stdout
+    assert f"failed: {garbled.stem} (2 attempts): {garbled} is truncated or corrupt" in res.stdout
     # fix the two files and rerun the same command: only they are computed
     for f in (truncated, garbled):
         shutil.copy(dalles(terr) / f.name, f)
