@@ -35,3 +35,30 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert res.returncode == 0 and json.loads(res.stdout)["miou"] == pytest.approx(
         s["vintages"][0]["miou"], abs=1e-3
     )
+
+
+@pytest.mark.slow
+def test_demo_writes_what_planners_open(tmp_path: Path) -> None:
+    import sqlite3
+
+    import numpy as np
+    import pyogrio
+    import rasterio
+    import shapely
+
+    from costa.report.tiles import read_header
+
+    s = run_demo(tmp_path, seed=5, dalles=(1, 2), dalle_px=400)
+    polygons = pyogrio.read_dataframe(s["polygons"]["path"], layer="occupation_sol")
+    assert shapely.coverage_is_valid(polygons.geometry.values)
+    with rasterio.open(tmp_path / "landcover_2024.tif") as src:
+        labels, px = src.read(1), abs(src.res[0] * src.res[1])
+    areas = polygons.groupby("code").geometry.apply(lambda g: g.area.sum())
+    for code, area in areas.items():
+        assert area == pytest.approx(np.count_nonzero(labels == code) * px, rel=0.01), code
+    for gpkg in (tmp_path / "zan.gpkg", Path(s["polygons"]["path"])):
+        query = "SELECT f_table_name, useAsDefault FROM layer_styles"
+        styles = sqlite3.connect(gpkg).execute(query).fetchall()
+        assert styles and all(default for _, default in styles)
+    assert read_header(tmp_path / "report" / "carte-2024.pmtiles")["max_zoom"] >= 19
+    assert [Path(p).name for p in s["sparte"]] == ["zan_sparte.csv"]
