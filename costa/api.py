@@ -32,8 +32,8 @@ import numpy as np
 from costa.errors import OptionError, SourceError
 from costa.evaluation import Metrics
 from costa.inference import engine
-from costa.inference.options import PredictOptions, settle
-from costa.inference.runtime import Model, open_model
+from costa.inference.options import PredictOptions, open_for, settle
+from costa.inference.runtime import Model
 from costa.io.sources import RasterSource
 from costa.io.xr import georef, is_dataarray, labels_dataarray
 from costa.tiling.tiles import Box, round_up
@@ -116,10 +116,6 @@ def context_box(box: Box, height: int, width: int, context: int, stride: int) ->
     r1 = min(height, round_up(box.row_stop + context, stride))
     c1 = min(width, round_up(box.col_stop + context, stride))
     return Box(r0, c0, r1 - r0, c1 - c0)
-
-
-def _model(model: str | Path | Model, options: PredictOptions) -> Model:
-    return model if isinstance(model, Model) else open_model(model, options.provider, options.threads)
 
 
 Reader: TypeAlias = "Callable[[Box], tuple[np.ndarray, np.ndarray | None]]"
@@ -242,7 +238,7 @@ def predict(
                 )
             return engine.predict(Path(source), model, Path(out), options, progress=progress, warn=warn)
         return _predict_file(
-            Path(source), _model(model, options), options, window=window, bounds=bounds, warn=warn
+            Path(source), open_for(model, options), options, window=window, bounds=bounds, warn=warn
         )
     if out is not None:
         raise OptionError(
@@ -251,14 +247,14 @@ def predict(
         )
     if is_dataarray(source):
         return _predict_dataarray(
-            source, _model(model, options), options, window=window, bounds=bounds, valid=valid
+            source, open_for(model, options), options, window=window, bounds=bounds, valid=valid
         )
     if bounds is not None:
         raise OptionError("bounds= needs a georeferenced source: pass a raster path or a DataArray")
     arr = np.asarray(source)
     if arr.ndim != 3:
         raise OptionError(f"expected a (bands, height, width) array, got shape {arr.shape}")
-    m = _model(model, options)
+    m = open_for(model, options)
     if window is None:
         return engine.predict_array(arr, m, options, valid=valid)
     box = window_box(arr.shape[1], arr.shape[2], window)

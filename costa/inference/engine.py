@@ -21,7 +21,7 @@ import numpy as np
 
 from costa.__about__ import __version__
 from costa.errors import CostaError, ModelError, OptionError, first_line
-from costa.inference.options import PredictOptions, resolve
+from costa.inference.options import PredictOptions, open_for, resolve, settle
 from costa.inference.pipeline import DEPTH, READERS, stream
 from costa.inference.runtime import Model
 from costa.io.sources import ArraySource, RasterSource, Source
@@ -251,12 +251,13 @@ def predict(
     """
     options = options or PredictOptions()
     out = check_writable(out)
-    m, _ = resolve(model, options)
+    m = open_for(model, options)
+    settle(options, m.card, m.provider)  # bad options fail before the source is opened
     t0 = time.perf_counter()
     with RasterSource(
         src, m.card, options.bands, options.force, warn or (lambda s: warnings.warn(s, stacklevel=3))
     ) as source:
-        _, r = resolve(m, options, (source.height, source.width))
+        r = settle(options, m.card, m.provider, (source.height, source.width))
         chunks = plan_chunks(source.height, source.width, r.tile, r.halo, m.card.stride, options.chunk)
         tags = provenance(m, [Path(src)], ",".join(map(str, source.bands)), r.tile, r.halo)
         with write_cog(

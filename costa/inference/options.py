@@ -27,6 +27,7 @@ __all__ = [
     "PredictOptions",
     "Resolved",
     "largest_tile",
+    "open_for",
     "plan_tile",
     "resolve",
     "settle",
@@ -177,9 +178,14 @@ def _axis_cost(length: int, tile: int, halo: int, stride: int) -> int:
     return n * t
 
 
+def open_for(model: str | Path | Model, options: PredictOptions) -> Model:
+    """The model as given, or opened on the options' provider and threads."""
+    return model if isinstance(model, Model) else open_model(model, options.provider, options.threads)
+
+
 def resolve(
     model: str | Path | Model, options: PredictOptions, shape: tuple[int, int] | None = None
 ) -> tuple[Model, Resolved]:
     """Open the model (unless already open) and settle the options for it (and a raster's shape)."""
-    m = model if isinstance(model, Model) else open_model(model, options.provider, options.threads)
+    m = open_for(model, options)
     return m, settle(options, m.card, m.provider, shape)

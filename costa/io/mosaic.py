@@ -27,7 +27,7 @@ from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
 
 from costa.errors import SourceError, SourceReadError, file_error
-from costa.io.sources import check_dtype, check_gsd, dataset_mask
+from costa.io.sources import check_crs, check_dtype, check_gsd, dataset_mask
 from costa.models.card import ModelCard
 from costa.tiling.tiles import Box
 
@@ -165,8 +165,7 @@ def scan(paths: Sequence[Path], product: str = MAIN) -> Mosaic:
     if not heads:
         raise SourceReadError(f"none of the {len(paths)} {product} file(s) can be opened: {broken[0][1]}")
     ref_path, crs, tr, *_ = heads[0]
-    if crs is None:
-        raise SourceError(f"{ref_path} has no CRS; set one (e.g. gdal_edit.py -a_srs EPSG:2154 {ref_path})")
+    check_crs(crs, str(ref_path), reproject=None)
     for path, c, t, *_ in heads[1:]:
         if c != crs:
             raise SourceError(

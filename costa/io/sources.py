@@ -29,6 +29,7 @@ __all__ = [
     "ArraySource",
     "RasterSource",
     "Source",
+    "check_crs",
     "check_dtype",
     "check_gsd",
     "dataset_mask",
@@ -132,13 +133,7 @@ class RasterSource:
         self, card: ModelCard, bands: Sequence[int] | None, force: bool, warn: Callable[[str], None] | None
     ) -> None:
         ds, name = self._ds, self.path.name
-        if ds.crs is None:
-            raise SourceError(f"{name} has no CRS; set one (e.g. gdal_edit.py -a_srs EPSG:2154 {name})")
-        if ds.crs.is_geographic:
-            raise SourceError(
-                f"{name} is in a geographic CRS ({ds.crs.to_string()}); "
-                "reproject it to a metric CRS such as EPSG:2154 first"
-            )
+        check_crs(ds.crs, name, reproject="reproject it to a metric CRS such as EPSG:2154 first")
         self.bands = select_bands(ds.count, list(ds.colorinterp), card, bands, name)
         check_dtype({ds.dtypes[b - 1] for b in self.bands}, card, name)
         msg = check_gsd((abs(ds.transform.a), abs(ds.transform.e)), card.gsd_m, force, name)
@@ -216,6 +211,14 @@ def dataset_mask(ds: Any, window: Any) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NodataShadowWarning)
         return np.asarray(ds.dataset_mask(window=window) > 0)
+
+
+def check_crs(crs: Any, name: str, *, reproject: str | None) -> None:
+    """Raise SourceError for a raster with no CRS, or, with ``reproject`` (the advice), a geographic one."""
+    if crs is None:
+        raise SourceError(f"{name} has no CRS; set one (e.g. gdal_edit.py -a_srs EPSG:2154 {name})")
+    if reproject is not None and crs.is_geographic:
+        raise SourceError(f"{name} is in a geographic CRS ({crs.to_string()}); {reproject}")
 
 
 def select_bands(

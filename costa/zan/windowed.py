@@ -46,6 +46,7 @@ import rasterio
 from rasterio.errors import RasterioError
 
 from costa.errors import OptionError, SourceError, SourceReadError, file_error
+from costa.io.sources import check_crs
 from costa.nomenclature import N_CODES
 from costa.tiling.tiles import Box
 from costa.zan.rules import (
@@ -189,13 +190,11 @@ def open_grid(source: str, name: str) -> Grid:
                 f"{name} is not a class raster: it has {ds.count} band(s) of {ds.dtypes[0]}; "
                 "give a single-band class map such as costa predict writes"
             )
-        if ds.crs is None:
-            raise SourceError(f"{name} has no CRS; set one (e.g. gdal_edit.py -a_srs EPSG:2154 {name})")
-        if ds.crs.is_geographic:
-            raise SourceError(
-                f"{name} is in a geographic CRS ({ds.crs.to_string()}); ZAN areas need a metric CRS "
-                "such as EPSG:2154: reproject it (nearest neighbour) first"
-            )
+        check_crs(
+            ds.crs,
+            name,
+            reproject="ZAN areas need a metric CRS such as EPSG:2154: reproject it (nearest neighbour) first",
+        )
         a, h = abs(ds.transform.a), abs(ds.transform.e)
         if ds.transform.b or ds.transform.d or not math.isclose(a, h, rel_tol=1e-6):
             raise SourceError(f"{name} has {a:g} × {h:g} pixels: ZAN needs square, north-up pixels")
