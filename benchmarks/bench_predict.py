@@ -147,7 +147,13 @@ def main() -> None:
     model = open_model(args.model, args.provider)
     batch = args.batch or (1 if model.provider == "cpu" else 8)  # costa's own default
     src = make_raster(args.workdir / f"bench_{args.e2e_size}.tif", args.e2e_size)
-    planned = settle(PredictOptions(batch=batch), model.card, model.provider, (args.e2e_size, args.e2e_size))
+    planned = settle(
+        PredictOptions(batch=batch),
+        model.card,
+        model.provider,
+        (args.e2e_size, args.e2e_size),
+        footprint=model.footprint,
+    )
     tile, halo = planned.tile, planned.halo  # what costa predict runs on this raster
     res: dict[str, object] = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -200,7 +206,9 @@ def main() -> None:
     for size in sizes:
         path = make_raster(args.workdir / f"bench_{size}.tif", size)
         rss, wall = peak_rss_mb(path, args.model, args.workdir / f"out_{size}.tif", model.provider, batch)
-        r = settle(PredictOptions(batch=batch), model.card, model.provider, (size, size))
+        r = settle(
+            PredictOptions(batch=batch), model.card, model.provider, (size, size), footprint=model.footprint
+        )
         n_px = sum(
             t.read.height * t.read.width for t in plan_tiles(size, size, r.tile, r.halo, model.card.stride)
         )

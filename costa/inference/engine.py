@@ -257,7 +257,7 @@ def predict(
     with RasterSource(
         src, m.card, options.bands, options.force, warn or (lambda s: warnings.warn(s, stacklevel=3))
     ) as source:
-        r = settle(options, m.card, m.provider, (source.height, source.width))
+        r = settle(options, m.card, m.provider, (source.height, source.width), footprint=m.footprint)
         chunks = plan_chunks(source.height, source.width, r.tile, r.halo, m.card.stride, options.chunk)
         tags = provenance(m, [Path(src)], ",".join(map(str, source.bands)), r.tile, r.halo)
         with write_cog(

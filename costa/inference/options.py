@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from costa.errors import OptionError
+from costa.inference.footprint import Footprint
 from costa.inference.runtime import Model, ProviderName, open_model
 from costa.models.card import ModelCard
 from costa.tiling.tiles import check_geometry, round_up
@@ -22,6 +23,7 @@ __all__ = [
     "BASE_MB",
     "BUDGET_MB",
     "CPU_BATCH",
+    "DEFAULT_FOOTPRINT",
     "GPU_BATCH",
     "PX_BYTES",
     "PredictOptions",
@@ -44,6 +46,9 @@ BASE_MB = 560
 PX_BYTES = 1100
 """ONNX Runtime memory per model input pixel at the peak of a fused U-Net's forward pass (float32
 activations; measured 1.1 KB for a resnet34 U-Net at 1024², 0.5 KB for the mobilenet_v2 demo)."""
+DEFAULT_FOOTPRINT = Footprint(base_mb=BASE_MB, px_bytes=PX_BYTES)
+"""A resnet34 U-Net's footprint, for models whose graph does not tell
+(:func:`costa.inference.footprint.estimate`)."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ def settle(
     shape: tuple[int, int] | None = None,
     *,
     dalle: bool = False,
+    footprint: Footprint | None = None,
 ) -> Resolved:
     """Fill the options' defaults from the model card, the provider and the raster, and check them.
 
@@ -101,7 +107,9 @@ def settle(
     width) within the memory budget (:func:`plan_tile`), so the overlap falls toward 1; on a
     GPU provider, or with no shape, the card's tile (shrunk to the raster when that saves work).
     ``dalle``: ``shape`` is one dalle of a mosaic, tiled on its own
-    (:func:`costa.tiling.chunks.plan_box_chunks`).
+    (:func:`costa.tiling.chunks.plan_box_chunks`). ``footprint``: the model's memory per tile
+    pixel (:attr:`costa.inference.runtime.Model.footprint`; default :data:`DEFAULT_FOOTPRINT`),
+    so a cheap model gets larger tiles than a resnet34 U-Net under the same budget.
 
     >>> card = ModelCard("m", tuple(range(1, 17)), ("R", "G", "B", "NIR"), (0.0,) * 4, (1.0,) * 4)
     >>> settle(PredictOptions(), card, "cpu"), settle(PredictOptions(), card, "cuda").batch
@@ -120,22 +128,30 @@ def settle(
     tile = options.tile or card.tile_size
     if options.tile is None and shape is not None:
         budget = BUDGET_MB if options.memory_mb is None else options.memory_mb
-        cap = largest_tile(budget, batch, halo, card.stride) if provider == "cpu" else card.tile_size
+        cap = (
+            largest_tile(budget, batch, halo, card.stride, footprint or DEFAULT_FOOTPRINT)
+            if provider == "cpu"
+            else card.tile_size
+        )
         tile = plan_tile(shape, max(cap, 2 * halo + card.stride), halo, card.stride, dalle=dalle)
     check_geometry(tile, halo, card.stride)
     return Resolved(tile, halo, batch)
 
 
-def largest_tile(budget_mb: int, batch: int, halo: int, stride: int) -> int:
+def largest_tile(
+    budget_mb: int, batch: int, halo: int, stride: int, footprint: Footprint = DEFAULT_FOOTPRINT
+) -> int:
     """The largest tile whose forward pass fits ``budget_mb`` (at least ``2 × halo + stride``).
 
     >>> largest_tile(2048, 1, 128, 32), largest_tile(1024, 1, 128, 32)
     (1184, 640)
+    >>> largest_tile(2048, 1, 128, 32, Footprint(base_mb=250, px_bytes=330))  # a 1×1 convolution
+    2368
     """
     if budget_mb <= 0:
         raise OptionError(f"--memory {budget_mb} must be a positive number of MB (e.g. {BUDGET_MB})")
-    px = max(budget_mb - BASE_MB, 0) * 2**20 / (PX_BYTES * batch)
-    return max(math.isqrt(int(px)) // stride * stride, 2 * halo + stride)
+    px = footprint.largest_px(budget_mb, batch)
+    return max(math.isqrt(px) // stride * stride, 2 * halo + stride)
 
 
 def plan_tile(shape: tuple[int, int], cap: int, halo: int, stride: int, *, dalle: bool = False) -> int:
@@ -188,4 +204,4 @@ def resolve(
 ) -> tuple[Model, Resolved]:
     """Open the model (unless already open) and settle the options for it (and a raster's shape)."""
     m = open_for(model, options)
-    return m, settle(options, m.card, m.provider, shape)
+    return m, settle(options, m.card, m.provider, shape, footprint=m.footprint)

@@ -9,6 +9,7 @@ is reported (``Model.provider``).
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -21,6 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from costa.errors import ModelError, ProviderError, first_line
+from costa.inference.footprint import Footprint, estimate
 from costa.models.card import ModelCard
 
 __all__ = ["PROVIDERS", "Model", "ProviderName", "gpu_libraries_loadable", "open_model"]
@@ -48,6 +50,11 @@ class Model:
     _fused_sessions: dict[tuple[str, bool], ort.InferenceSession] = field(
         default_factory=dict, repr=False, compare=False
     )
+
+    @functools.cached_property
+    def footprint(self) -> Footprint | None:
+        """Memory per tile pixel and fixed, estimated from the graph (None if it cannot tell)."""
+        return estimate(self.path.read_bytes())
 
     @property
     def provider(self) -> str:
@@ -175,15 +182,14 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
     data = path.read_bytes()
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         opts.intra_op_num_threads = threads
     providers = _providers(provider)
     try:
         session = ort.InferenceSession(data, sess_options=opts, providers=providers)
     except Exception as e:  # ORT raises its own exception types for bad protobufs
-        raise ModelError(
-            f"{path} is not a valid ONNX model ({first_line(e, 200)})"
-        ) from None
+        raise ModelError(f"{path} is not a valid ONNX model ({first_line(e, 200)})") from None
     card = ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map)
     card.check_graph(_dim(session.get_inputs()[0].shape, 1), _dim(session.get_outputs()[0].shape, 1))
     return Model(path=path, card=card, session=session, sha256=hashlib.sha256(data).hexdigest())

@@ -70,7 +70,12 @@ def plan_job(job: Job, warn: Callable[[str], None]) -> Plan:
     cell = max((b for _, b in cells), key=lambda b: b.height * b.width, default=None)
     provider = "cpu" if job.options.provider == "auto" and not gpu_count() else job.options.provider
     geometry = settle(
-        job.options, model.card, provider, None if cell is None else (cell.height, cell.width), dalle=True
+        job.options,
+        model.card,
+        provider,
+        None if cell is None else (cell.height, cell.width),
+        dalle=True,
+        footprint=model.footprint,
     )
     recipe = _recipe(job.bands, model, main)
     source = MosaicSource(products, recipe, model.card, force=job.options.force, warn=warn)
