@@ -182,7 +182,6 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
     data = path.read_bytes()
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         opts.intra_op_num_threads = threads
     providers = _providers(provider)
