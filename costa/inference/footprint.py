@@ -15,9 +15,9 @@ The constants were measured with ``onnxruntime`` 1.31 on the CPU (``VmHWM`` of o
 per tile size, 256² to 2048²): the null model, the demo mobilenet_v2 U-Net and a resnet34
 U-Net need 174, 274 and 562 bytes per pixel in their session, 2.2, 1.3 and 2.2 times their
 ``live`` bytes (the CPU arena grows by doubling and NCHWc convolutions keep reordered
-copies); a whole ``costa predict`` adds 110–160 bytes per tile pixel for the chunks in
-flight, and holds about six copies of the weights (the file, and the reference and fused
-sessions with their pre-packed weights).
+copies); a whole ``costa predict`` adds 110–230 bytes per tile pixel for the chunks in
+flight (the most at 16384², tiles of 2272 px), and holds about six copies of the weights
+(the file, and the reference and fused sessions with their pre-packed weights).
 
 >>> round(Footprint(base_mb=300, px_bytes=1000).peak_mb(1024))
 1300
@@ -41,7 +41,7 @@ __all__ = [
 
 ARENA = 2.25
 """Session bytes per live activation byte (ONNX Runtime CPU arena and layout copies)."""
-PIPELINE_PX_BYTES = 150
+PIPELINE_PX_BYTES = 230
 """Pipeline bytes per tile pixel: chunks in flight, batch copies, masks, class codes."""
 RUNTIME_MB = 250
 """Interpreter, GDAL (block cache bounded) and ONNX Runtime libraries."""

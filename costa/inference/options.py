@@ -145,8 +145,8 @@ def largest_tile(
 
     >>> largest_tile(2048, 1, 128, 32), largest_tile(1024, 1, 128, 32)
     (1184, 640)
-    >>> largest_tile(2048, 1, 128, 32, Footprint(base_mb=250, px_bytes=330))  # a 1×1 convolution
-    2368
+    >>> largest_tile(2048, 1, 128, 32, Footprint(base_mb=250, px_bytes=410))  # a 1×1 convolution
+    2144
     """
     if budget_mb <= 0:
         raise OptionError(f"--memory {budget_mb} must be a positive number of MB (e.g. {BUDGET_MB})")
