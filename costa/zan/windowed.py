@@ -49,13 +49,13 @@ from costa.errors import OptionError, SourceError, SourceReadError, file_error
 from costa.io.sources import check_crs
 from costa.nomenclature import N_CODES
 from costa.tiling.tiles import Box
+from costa.zan.filesieve import AreaSieve, cache_bytes
 from costa.zan.rules import (
     ARTIFICIAL,
     BUILT,
     LAWN,
     RuleSet,
     absorb_small_patches,
-    artificialised,
     pixel_artificialised,
     urban_usage,
 )
@@ -609,8 +609,20 @@ def _decide(
 # --------------------------------------------------------------------------- pass 3: figures
 
 
+def _categories(plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve) -> None:
+    """Pass 2 of version 1: write the window's categories and built pixels for GDAL's sieve."""
+    w = _load(plan, box)
+    for v, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
+        cat = (_raw_artif(plan, w, urb, lab).astype(np.uint8) + 1) * (lab > 0)
+        sieved.write(box, v, cat.astype(np.uint8, copy=False), np.isin(lab, BUILT).astype(np.uint8))
+
+
 def _figures(
-    plan: Plan, box: Box, urban: list[np.ndarray], decided: list[tuple[np.ndarray, np.ndarray]] | None
+    plan: Plan,
+    box: Box,
+    urban: list[np.ndarray],
+    decided: list[tuple[np.ndarray, np.ndarray]] | None,
+    sieved: AreaSieve | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Artificialised pixels per local parcel and per commune (per vintage, then gained, lost)."""
     w = _load(plan, box)
@@ -619,8 +631,9 @@ def _figures(
         valid = lab > 0
         if not plan.rules.thresholds:
             artif = _raw_artif(plan, w, urb, lab) & valid
-        elif decided is None:  # v1: GDAL sieve over this one window (the whole area)
-            artif = artificialised(lab, urb[np.r_[0, w.pindex + 1]][w.pid], plan.rules, plan.grid.pixel_area)
+        elif sieved is not None:  # v1: GDAL's sieve over the area, read back by windows
+            cat, big = sieved.read(box, i)
+            artif = ((cat == 2) | ((big == 1) & np.isin(lab, BUILT))) & valid
         else:
             raw = _raw_artif(plan, w, urb, lab)
             comp, _, _, built, _, _ = _components(raw, valid, lab, firsts=False)
@@ -673,12 +686,12 @@ def measure(
     g = plan.grid
     area = (area or Box(0, 0, g.height, g.width)).clip(g.height, g.width)
     rs = plan.rules
-    whole = rs.thresholds and rs.method == "sieve"
-    boxes = [area] if whole else plan_windows(area, window or DEFAULT_WINDOW, g.block)
+    boxes = plan_windows(area, window or DEFAULT_WINDOW, g.block)
     nv, n, nz = len(plan.sources), len(plan.parcels.geoms) + 1, plan.n_communes + 1
     counts = [np.zeros((n, N_CODES), np.int64) for _ in range(nv)]
     zone_counts = [np.zeros((nz, N_CODES), np.int64) for _ in range(nv)]
-    with _closing():
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_closing())
         for box in boxes:
             pindex, pc, cc = _counts(plan, box)
             rows = np.r_[0, pindex + 1]
@@ -686,12 +699,27 @@ def measure(
                 counts[v][rows] += pc[v]
                 zone_counts[v] += cc[v]
         urban = [urban_usage(c, g.pixel_area) for c in counts]
-        decided = None
+        decided, sieved = None, None
         if rs.thresholds and rs.method == "graph":
             frags = [_patches(plan, box, urban) for box in boxes]
             per_vintage = [_decide(plan, boxes, [f[v] for f in frags]) for v in range(nv)]
             del frags
             decided = [[(pv[0][i], pv[1][i]) for pv in per_vintage] for i in range(len(boxes))]
+        elif rs.thresholds:  # version 1: GDAL's sieve over the area, file to file
+            stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache_bytes(area.width, files=2 * nv)))
+            sieved = stack.enter_context(
+                AreaSieve(
+                    area,
+                    crs=g.crs,
+                    transform=g.transform,
+                    vintages=nv,
+                    patch_px=plan.patch_px,
+                    built_px=plan.built_px,
+                )
+            )
+            for box in boxes:
+                _categories(plan, box, urban, sieved)
+            sieved.run()
         if not rs.thresholds and nv == 1 and plan.communes is None:  # figures follow from the counts
             artif = [_pixel_artif(counts[0], urban[0])]
             zone_artif = [np.bincount(plan.commune_of, weights=artif[0], minlength=nz).astype(np.int64)]
@@ -700,7 +728,7 @@ def measure(
         artif = [np.zeros(n, np.int64) for _ in range(nl)]
         zone_artif = [np.zeros(nz, np.int64) for _ in range(nl)]
         for i, box in enumerate(boxes):
-            pindex, pp, pc = _figures(plan, box, urban, None if decided is None else decided[i])
+            pindex, pp, pc = _figures(plan, box, urban, None if decided is None else decided[i], sieved)
             rows = np.r_[0, pindex + 1]
             for j in range(nl):
                 artif[j][rows] += pp[j]

@@ -251,3 +251,47 @@ def test_pixel_figures_from_counts_equal_the_figures_pass(inputs: dict[str, Path
     )
     pd.testing.assert_frame_equal(one.communes, two.communes[one.communes.columns], check_exact=True)
     pd.testing.assert_series_equal(one.parcelles.artif_m2, two.parcelles.artif_m2, check_exact=True)
+
+
+def _v1_in_memory(inputs: dict[str, Path], area: Box) -> list[np.ndarray]:
+    """Per-parcel artificialised pixels (new, old, gained, lost) of version 1 over ``area`` at once."""
+    from costa.zan.compute import read_parcels, zone_ids
+    from costa.zan.rules import artificialised, class_counts, urban_usage
+
+    gp = read_parcels(inputs["parcels"])
+    out = []
+    for key in ("new", "old"):
+        with rasterio.open(inputs[key]) as ds:
+            lab = ds.read(1, window=area.window())
+            ids = zone_ids(gp, ds.crs, lab.shape, area.transform(ds.transform))
+        urban = urban_usage(class_counts(ids, lab, len(gp)), 0.04)
+        out.append(artificialised(lab, urban[ids], RULESETS["cosia-2023"], 0.04))
+    layers = [*out, out[0] & ~out[1], out[1] & ~out[0]]
+    return [np.bincount(ids[a], minlength=len(gp) + 1)[1:] for a in layers]
+
+
+@pytest.mark.parametrize(
+    ("window", "area"), [(64, None), (37, None), (4096, None), (64, Box(100, 50, 400, 500))]
+)
+def test_v1_by_windows_is_the_gdal_sieve_over_the_whole_area(
+    inputs: dict[str, Path], window: int, area: Box | None
+) -> None:
+    """Version 1 sieves the area file to file: the tables of one in-memory sieve, for any window."""
+    res = compute(
+        inputs["new"],
+        inputs["parcels"],
+        landcover_before=inputs["old"],
+        rules="cosia-2023",
+        window=window,
+        area=area,
+    )
+    new, old, gained, lost = _v1_in_memory(inputs, area or Box(0, 0, N, N))
+    p = res.parcelles
+    for column, expected in (
+        ("artif_m2", new),
+        ("flux_artif_m2", gained),
+        ("flux_desartif_m2", lost),
+    ):
+        np.testing.assert_array_equal(np.rint(p[column].to_numpy() / 0.04).astype(int), expected)
+    assert (res.communes.regles_version == 1).all()
+    assert new.sum() > 0 and gained.sum() > 0 and old.sum() > 0
