@@ -35,6 +35,7 @@ __all__ = [
     "absorb_small_patches",
     "artificialised",
     "class_counts",
+    "find_ruleset",
     "parcel_status",
     "pixel_artificialised",
     "urban_usage",
@@ -69,9 +70,28 @@ RULESETS: dict[str, RuleSet] = {
     "cosia-2023-v2": RuleSet("cosia-2023", 2, thresholds=True, method="graph"),
     "cosia-2023-pixel": RuleSet("cosia-2023-pixel", 1, thresholds=False),
 }
-"""Rule sets by the name ``--rules`` takes. ``cosia-2023`` v1 (GDAL sieve) needs the whole area
-in memory: use it for a commune; ``cosia-2023-v2`` gives the same kind of figures in bounded
-memory, for any area and any window."""
+"""Rule sets by the name ``--rules`` takes; both versions of ``cosia-2023`` run by windows in
+bounded memory (v1 sieves its area through temporary files, :mod:`costa.zan.filesieve`). A table
+names its rule set by ``regles`` and ``regles_version``: look it up with :func:`find_ruleset`."""
+
+
+def find_ruleset(name: str, version: object = None) -> RuleSet | None:
+    """The rule set a ZAN table names (``regles``, ``regles_version``), or None if unknown.
+
+    Keys of :data:`RULESETS` are what ``--rules`` takes, not the names tables carry
+    (``cosia-2023-v2`` writes ``cosia-2023`` version 2), so look up by both; a table without
+    a version is version 1.
+
+    >>> find_ruleset("cosia-2023", 2) is RULESETS["cosia-2023-v2"], find_ruleset("cosia-2023").version
+    (True, 1)
+    >>> find_ruleset("cosia-2023", 7) is None
+    True
+    """
+    try:
+        v = 1 if version is None else int(version)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    return next((r for r in RULESETS.values() if (r.name, r.version) == (name, v)), None)
 
 
 @dataclass(frozen=True)
