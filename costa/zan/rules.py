@@ -27,7 +27,9 @@ from costa.zan.schema import ARTIF, NOT_ARTIF, PARTIAL
 
 __all__ = [
     "ARTIFICIAL",
+    "ARTIFICIAL_TABLE",
     "BUILT",
+    "BUILT_TABLE",
     "LAWN",
     "RULESETS",
     "ParcelRule",
@@ -35,6 +37,7 @@ __all__ = [
     "absorb_small_patches",
     "artificialised",
     "class_counts",
+    "code_table",
     "find_ruleset",
     "parcel_status",
     "pixel_artificialised",
@@ -47,6 +50,23 @@ BUILT = tuple(c.code for c in CLASSES if c.zan is ZanCategory.BUILT)
 """Built codes (bâtiment, serre): a patch of 50 m² is always artificialised."""
 LAWN = next(c.code for c in CLASSES if c.zan is ZanCategory.USAGE)
 """Herbaceous (pelouse): artificialised only on urban-usage land."""
+
+
+def code_table(codes: tuple[int, ...]) -> np.ndarray:
+    """A 256-entry lookup table, True at ``codes``.
+
+    ``table[labels]`` is ``np.isin(labels, codes)`` for uint8 labels, several times faster.
+
+    >>> code_table(BUILT)[np.array([0, 1, 2, 5], np.uint8)].tolist()
+    [False, True, False, True]
+    """
+    table = np.zeros(256, bool)
+    table[list(codes)] = True
+    return table
+
+
+ARTIFICIAL_TABLE = code_table(ARTIFICIAL)
+BUILT_TABLE = code_table(BUILT)
 
 
 @dataclass(frozen=True)
@@ -125,13 +145,26 @@ def urban_usage(counts: np.ndarray, pixel_area: float, rule: ParcelRule = Parcel
     return out
 
 
-def pixel_artificialised(labels: np.ndarray, urban: np.ndarray) -> np.ndarray:
+def pixel_artificialised(labels: np.ndarray, urban: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
     """Décret categories pixel by pixel: classes 1–5, and lawn on urban-usage land.
+
+    ``urban`` is per pixel, or per zone when ``ids`` gives each pixel's zone (then only the
+    lawn pixels look it up).
 
     >>> pixel_artificialised(np.array([1, 13, 13, 14]), np.array([0, 1, 0, 1], bool)).tolist()
     [True, True, False, False]
+    >>> labels, ids = np.array([1, 13, 13], np.uint8), np.array([0, 1, 0])
+    >>> pixel_artificialised(labels, np.array([False, True]), ids=ids).tolist()
+    [True, True, False]
     """
-    out: np.ndarray = np.isin(labels, ARTIFICIAL) | ((labels == LAWN) & urban)
+    if labels.dtype != np.uint8:
+        out: np.ndarray = np.isin(labels, ARTIFICIAL) | (
+            (labels == LAWN) & (urban if ids is None else urban[ids])
+        )
+        return out
+    out = ARTIFICIAL_TABLE[labels]
+    lawn = labels == LAWN
+    out[lawn] = urban[ids[lawn]] if ids is not None else np.broadcast_to(urban, labels.shape)[lawn]
     return out
 
 

@@ -52,7 +52,7 @@ from costa.tiling.tiles import Box
 from costa.zan.filesieve import AreaSieve, cache_bytes
 from costa.zan.rules import (
     ARTIFICIAL,
-    BUILT,
+    BUILT_TABLE,
     LAWN,
     RuleSet,
     absorb_small_patches,
@@ -386,7 +386,7 @@ def _components(
     np.add(other, n_a, out=other, where=other > 0)
     comp += other
     del other
-    built, n_b = ndimage.label(np.isin(labels, BUILT), structure=_EIGHT, output=np.int32)
+    built, n_b = ndimage.label(BUILT_TABLE[labels], structure=_EIGHT, output=np.int32)
     return comp, n_a, n_a + n_n, built, n_b, first
 
 
@@ -418,28 +418,38 @@ def _first_pixels(lab: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _adjacent(comp: np.ndarray, small: np.ndarray) -> np.ndarray:
-    """Distinct 8-adjacent pairs of patches (a, b), at least one of them small, as ``(m, 2)``."""
-    found = []
-    for a, b in (
-        (comp[:, :-1], comp[:, 1:]),
-        (comp[:-1, :], comp[1:, :]),
-        (comp[:-1, :-1], comp[1:, 1:]),
-        (comp[:-1, 1:], comp[1:, :-1]),
+def _adjacent(comp: np.ndarray, cat: np.ndarray, small: np.ndarray) -> np.ndarray:
+    """8-adjacent pairs of distinct patches (a, b), at least one of them small, as ``(m, 2)``.
+
+    Two 8-adjacent valid pixels of the same category are in the same patch, so two pixels are
+    in distinct patches exactly when both are valid and their categories differ: ``cat``
+    (0 = no data, 1, 2) finds them cheaply (``1 ^ 2 == 3``) and only there are labels looked up.
+    Pairs may repeat.
+    """
+    us, vs = [], []
+    for sa, sb in (
+        ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+        ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
+        ((slice(None, -1), slice(None, -1)), (slice(1, None), slice(1, None))),
+        ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))),
     ):
-        m = (a != b) & (a > 0) & (b > 0)
-        u, v = a[m], b[m]
+        m = (cat[sa] ^ cat[sb]) == 3
+        u, v = comp[sa][m], comp[sb][m]
         keep = small[u] | small[v]
-        found.append((np.minimum(u, v)[keep].astype(np.int64), np.maximum(u, v)[keep].astype(np.int64)))
-    u = np.concatenate([f[0] for f in found])
-    v = np.concatenate([f[1] for f in found])
-    code = np.unique(u * (len(small) + 1) + v)
-    return np.stack([code // (len(small) + 1), code % (len(small) + 1)], axis=1)
+        us.append(u[keep])
+        vs.append(v[keep])
+    return np.stack([np.concatenate(us), np.concatenate(vs)], axis=1).astype(np.int64)
+
+
+def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Distinct unordered pairs of numbers below ``n``, as ``(m, 2)`` with u < v."""
+    u, v = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    code = np.unique(u * n + v)
+    return np.stack([code // n, code % n], axis=1)
 
 
 def _raw_artif(plan: Plan, w: Pixels, urban: np.ndarray, lab: np.ndarray) -> np.ndarray:
-    local = urban[np.r_[0, w.pindex + 1]]
-    return pixel_artificialised(lab, local[w.pid])
+    return pixel_artificialised(lab, urban[np.r_[0, w.pindex + 1]], ids=w.pid)
 
 
 def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
@@ -455,7 +465,7 @@ def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
         row, col = np.divmod(first, box.width)
         key = (box.row + row) * plan.grid.width + box.col + col  # over the whole raster
         small = size < plan.patch_px
-        pairs = _adjacent(comp, small)
+        pairs = _adjacent(comp, valid.view(np.uint8) + raw.view(np.uint8), small)
         local = _settled(small, artif, pairs, _edges(comp))
         keep = np.flatnonzero(local < 0)
         renum = np.zeros(n + 1, np.int64)
@@ -475,7 +485,7 @@ def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
                 size=np.r_[0, size[keep]],
                 key=np.r_[0, key[keep]],
                 artif=np.r_[False, artif[keep]],
-                pairs=renum[pairs[both]],
+                pairs=_unique_pairs(renum[pairs[both]], len(keep) + 1),
                 edges=tuple(renum[e] for e in _edges(comp)),
                 built_local=b_local,
                 built_size=np.r_[0, b_size[b_keep]],
@@ -614,7 +624,7 @@ def _categories(plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve
     w = _load(plan, box)
     for v, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
         cat = (_raw_artif(plan, w, urb, lab).astype(np.uint8) + 1) * (lab > 0)
-        sieved.write(box, v, cat.astype(np.uint8, copy=False), np.isin(lab, BUILT).astype(np.uint8))
+        sieved.write(box, v, cat.astype(np.uint8, copy=False), BUILT_TABLE[lab].view(np.uint8))
 
 
 def _figures(
@@ -633,7 +643,7 @@ def _figures(
             artif = _raw_artif(plan, w, urb, lab) & valid
         elif sieved is not None:  # v1: GDAL's sieve over the area, read back by windows
             cat, big = sieved.read(box, i)
-            artif = ((cat == 2) | ((big == 1) & np.isin(lab, BUILT))) & valid
+            artif = ((cat == 2) | ((big == 1) & BUILT_TABLE[lab])) & valid
         else:
             raw = _raw_artif(plan, w, urb, lab)
             comp, _, _, built, _, _ = _components(raw, valid, lab, firsts=False)
