@@ -452,9 +452,28 @@ def _raw_artif(plan: Plan, w: Pixels, urban: np.ndarray, lab: np.ndarray) -> np.
     return pixel_artificialised(lab, urban[np.r_[0, w.pindex + 1]], ids=w.pid)
 
 
-def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
+@dataclass
+class Partial:
+    """One window's figures from the patch pass: pixels decided there, counted; the rest listed.
+
+    A pixel is decided in the window when its patch is (settled there, or at least
+    ``patch_px`` there, so keeping its category) and so is its built patch, or when either
+    makes it artificialised for sure. The others are listed by (local parcel, commune, then
+    per vintage patch label and built-patch label) with a pixel count per row, and counted
+    once the merge has decided their patches (:func:`_resolve`).
+    """
+
+    pindex: np.ndarray
+    per_parcel: list[np.ndarray]
+    per_commune: list[np.ndarray]
+    rows: np.ndarray
+    weight: np.ndarray
+
+
+def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> tuple[list[Fragments], Partial]:
     w = _load(plan, box)
     out = []
+    states: list[_State] = []
     for lab, urb in zip(w.labels, urban, strict=True):
         valid = lab > 0
         raw = _raw_artif(plan, w, urb, lab)
@@ -492,7 +511,93 @@ def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
                 built_edges=tuple(b_renum[e] for e in b_edges),
             )
         )
-    return out
+        known = np.where((local < 0) & ~small, artif, local).astype(np.int8)  # large: keep category
+        b_known = np.where(b_size >= plan.built_px, 1, b_local).astype(np.int8)
+        b_known[0] = 0
+        states.append(_State(comp, built, known, b_known))
+    return out, _partial(plan, w, states)
+
+
+@dataclass
+class _State:
+    """One vintage of a window in the patch pass: labels, and what the window knows of them."""
+
+    comp: np.ndarray
+    built: np.ndarray
+    known: np.ndarray
+    """Per patch label: its final category when the window knows it (0, 1), else -1."""
+    b_known: np.ndarray
+    """Per built-patch label: 1 if at least 50 m² for sure, 0 if less (or no building), else -1."""
+
+
+def _partial(plan: Plan, w: Pixels, states: list[_State]) -> Partial:
+    """Count the decided pixels of a window per parcel and commune; list the others."""
+    fa = [st.known[st.comp] for st in states]
+    fb = [st.b_known[st.built] for st in states]
+    artif = [(a == 1) | (b == 1) for a, b in zip(fa, fb, strict=True)]
+    und = np.zeros(w.pid.shape, bool)
+    for a, b, yes in zip(fa, fb, artif, strict=True):
+        und |= ~yes & ((a < 0) | (b < 0))
+    decided = ~und
+    layers = list(artif)
+    if len(artif) == 2:
+        layers += [artif[0] & ~artif[1], artif[1] & ~artif[0]]  # gained, lost
+    k, nz = len(w.pindex) + 1, plan.n_communes + 1
+    per_parcel = [_count(w.pid, a & decided, k) for a in layers]
+    per_commune = [_count(w.cid, a & decided, nz) for a in layers]
+    rows, weight = _listed(w, states, und, nz)
+    return Partial(w.pindex, per_parcel, per_commune, rows, weight)
+
+
+def _listed(w: Pixels, states: list[_State], und: np.ndarray, nz: int) -> tuple[np.ndarray, np.ndarray]:
+    """Undecided pixels grouped by what decides them: one row per group, and its pixel count.
+
+    Rows hold (local parcel, commune, then per vintage a patch label and a built label); pixels
+    whose parcel, commune and per-vintage states (a known 0/1, or which undecided patch) agree
+    end the same, so they are grouped on one integer key when it fits in 63 bits.
+    """
+    cols = [w.pid[und].astype(np.int64), w.cid[und].astype(np.int64)]
+    key = cols[0] * nz + cols[1]
+    top = (len(w.pindex) + 1) * nz
+    for st in states:
+        comp, built = st.comp[und], st.built[und]
+        cols += [comp.astype(np.int64), built.astype(np.int64)]
+        for lab, known in ((comp, st.known), (built, st.b_known)):
+            unknown = known < 0
+            code = known.astype(np.int64)
+            code[unknown] = np.arange(2, int(unknown.sum()) + 2)
+            key = key * (int(unknown.sum()) + 2) + code[lab]
+            top *= int(unknown.sum()) + 2
+    table = np.stack(cols, axis=1)
+    if not len(table):
+        return table, np.zeros(0, np.int64)
+    if top < 2**62:
+        _, first, weight = np.unique(key, return_index=True, return_counts=True)
+        return table[first], weight
+    rows, weight = np.unique(table, axis=0, return_counts=True)
+    return rows, weight
+
+
+def _resolve(plan: Plan, part: Partial, decided: list[tuple[np.ndarray, np.ndarray]]) -> Partial:
+    """The window's figures once the merge has decided every patch: decided + listed pixels."""
+    artif = [
+        final[part.rows[:, 2 + 2 * v]] | big[part.rows[:, 3 + 2 * v]]
+        for v, (final, big) in enumerate(decided)
+    ]
+    layers = list(artif)
+    if len(artif) == 2:
+        layers += [artif[0] & ~artif[1], artif[1] & ~artif[0]]
+    k, nz = len(part.pindex) + 1, plan.n_communes + 1
+    pid, cid, wt = part.rows[:, 0], part.rows[:, 1], part.weight
+    per_parcel = [
+        p + np.bincount(pid[a], weights=wt[a], minlength=k).astype(np.int64)
+        for p, a in zip(part.per_parcel, layers, strict=True)
+    ]
+    per_commune = [
+        c + np.bincount(cid[a], weights=wt[a], minlength=nz).astype(np.int64)
+        for c, a in zip(part.per_commune, layers, strict=True)
+    ]
+    return Partial(part.pindex, per_parcel, per_commune, part.rows[:0], part.weight[:0])
 
 
 def _settled(
@@ -628,27 +733,21 @@ def _categories(plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve
 
 
 def _figures(
-    plan: Plan,
-    box: Box,
-    urban: list[np.ndarray],
-    decided: list[tuple[np.ndarray, np.ndarray]] | None,
-    sieved: AreaSieve | None = None,
+    plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve | None
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
-    """Artificialised pixels per local parcel and per commune (per vintage, then gained, lost)."""
+    """Artificialised pixels per local parcel and per commune (per vintage, then gained, lost).
+
+    Pass 3 of the pixel rule (with communes or two vintages) and of version 1 (``sieved``).
+    """
     w = _load(plan, box)
     artifs = []
     for i, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
         valid = lab > 0
-        if not plan.rules.thresholds:
+        if sieved is None:
             artif = _raw_artif(plan, w, urb, lab) & valid
-        elif sieved is not None:  # v1: GDAL's sieve over the area, read back by windows
+        else:  # v1: GDAL's sieve over the area, read back by windows
             cat, big = sieved.read(box, i)
             artif = ((cat == 2) | ((big == 1) & BUILT_TABLE[lab])) & valid
-        else:
-            raw = _raw_artif(plan, w, urb, lab)
-            comp, _, _, built, _, _ = _components(raw, valid, lab, firsts=False)
-            final, big = decided[i]
-            artif = (final[comp] | big[built]) & valid
         artifs.append(artif)
     layers = list(artifs)
     if len(artifs) == 2:
@@ -709,13 +808,23 @@ def measure(
                 counts[v][rows] += pc[v]
                 zone_counts[v] += cc[v]
         urban = [urban_usage(c, g.pixel_area) for c in counts]
-        decided, sieved = None, None
-        if rs.thresholds and rs.method == "graph":
-            frags = [_patches(plan, box, urban) for box in boxes]
+        nl = 4 if nv == 2 else 1
+        artif = [np.zeros(n, np.int64) for _ in range(nl)]
+        zone_artif = [np.zeros(nz, np.int64) for _ in range(nl)]
+        sieved = None
+        if rs.thresholds and rs.method == "graph":  # figures of pass 2, completed after the merge
+            frags, parts = [], []
+            for box in boxes:
+                f, part = _patches(plan, box, urban)
+                frags.append(f)
+                parts.append(part)
             per_vintage = [_decide(plan, boxes, [f[v] for f in frags]) for v in range(nv)]
             del frags
-            decided = [[(pv[0][i], pv[1][i]) for pv in per_vintage] for i in range(len(boxes))]
-        elif rs.thresholds:  # version 1: GDAL's sieve over the area, file to file
+            for i, part in enumerate(parts):
+                done = _resolve(plan, part, [(pv[0][i], pv[1][i]) for pv in per_vintage])
+                _add(artif, zone_artif, done.pindex, done.per_parcel, done.per_commune)
+            return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
+        if rs.thresholds:  # version 1: GDAL's sieve over the area, file to file
             stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache_bytes(area.width, files=2 * nv)))
             sieved = stack.enter_context(
                 AreaSieve(
@@ -734,16 +843,23 @@ def measure(
             artif = [_pixel_artif(counts[0], urban[0])]
             zone_artif = [np.bincount(plan.commune_of, weights=artif[0], minlength=nz).astype(np.int64)]
             return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
-        nl = 4 if nv == 2 else 1
-        artif = [np.zeros(n, np.int64) for _ in range(nl)]
-        zone_artif = [np.zeros(nz, np.int64) for _ in range(nl)]
-        for i, box in enumerate(boxes):
-            pindex, pp, pc = _figures(plan, box, urban, None if decided is None else decided[i], sieved)
-            rows = np.r_[0, pindex + 1]
-            for j in range(nl):
-                artif[j][rows] += pp[j]
-                zone_artif[j] += pc[j]
+        for box in boxes:
+            _add(artif, zone_artif, *_figures(plan, box, urban, sieved))
     return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
+
+
+def _add(
+    artif: list[np.ndarray],
+    zone_artif: list[np.ndarray],
+    pindex: np.ndarray,
+    per_parcel: list[np.ndarray],
+    per_commune: list[np.ndarray],
+) -> None:
+    """Add one window's figures (local parcel rows ``pindex``) to the area's."""
+    rows = np.r_[0, pindex + 1]
+    for j in range(len(artif)):
+        artif[j][rows] += per_parcel[j]
+        zone_artif[j] += per_commune[j]
 
 
 def _pixel_artif(counts: np.ndarray, urban: np.ndarray) -> np.ndarray:
