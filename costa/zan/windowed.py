@@ -399,13 +399,18 @@ def _first_pixels(lab: np.ndarray, n: int) -> np.ndarray:
 
     ``ndimage.label`` numbers components in the order their first pixel is met in a raster
     scan, so label k starts where the running maximum of the labels reaches k (checked; a
-    slower path over bounding boxes covers any other numbering).
+    slower path over bounding boxes covers any other numbering). The running maximum is only
+    taken over the pixels above the largest label of the rows before theirs (those that can
+    start a label: a few per patch), not over the whole window.
     """
+    if n == 0:
+        return np.zeros(0, np.int64)
+    before = np.r_[0, np.maximum.accumulate(lab.max(axis=1))[:-1]]  # largest label in earlier rows
+    candidates = np.flatnonzero(lab > before[:, None].astype(lab.dtype))
     flat = lab.ravel()
-    run = np.maximum.accumulate(flat)
-    first = np.flatnonzero(run[1:] > run[:-1]) + 1
-    if flat[0] > 0:
-        first = np.r_[0, first]
+    vals = flat[candidates]
+    run = np.maximum.accumulate(vals)
+    first = candidates[np.r_[True, vals[1:] > run[:-1]]]
     if len(first) == n and np.array_equal(flat[first], np.arange(1, n + 1)):
         return first.astype(np.int64)
     from scipy import ndimage  # pragma: no cover - scipy has always numbered in scan order
