@@ -292,7 +292,10 @@ class Pixels:
     labels: list[np.ndarray]
     pid: np.ndarray
     pindex: np.ndarray
-    cid: np.ndarray
+    cid: np.ndarray | None
+    """Commune number per pixel from commune boundaries; None when communes are made of parcels
+    (then each parcel's commune, ``communes_of_parcels``, says it)."""
+    communes_of_parcels: np.ndarray
 
 
 _OPEN: dict[str, Any] = {}
@@ -324,10 +327,19 @@ def _load(plan: Plan, box: Box) -> Pixels:
     pid, pindex = plan.parcels.burn(plan.grid, box)
     if plan.communes is not None:
         cid, cindex = plan.communes.burn(plan.grid, box)
-        cid = np.r_[0, cindex + 1].astype(np.int32)[cid]
-    else:
-        cid = plan.commune_of[np.r_[0, pindex + 1]][pid]
-    return Pixels(box, labels, pid, pindex, cid)
+        return Pixels(
+            box, labels, pid, pindex, np.r_[0, cindex + 1].astype(np.int32)[cid], np.zeros(0, np.int32)
+        )
+    return Pixels(box, labels, pid, pindex, None, plan.commune_of[np.r_[0, pindex + 1]])
+
+
+def _per_commune(plan: Plan, w: Pixels, mask: np.ndarray, per_parcel: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` per commune: counted on the commune raster, or summed over parcels."""
+    nz = plan.n_communes + 1
+    if w.cid is not None:
+        return _count(w.cid, mask, nz)
+    out: np.ndarray = np.bincount(w.communes_of_parcels, weights=per_parcel, minlength=nz).astype(np.int64)
+    return out
 
 
 # --------------------------------------------------------------------------- pass 1: counts
@@ -339,7 +351,14 @@ def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np
     pcounts, ccounts = [], []
     for lab in w.labels:
         pcounts.append(np.bincount((w.pid.astype(np.int64) * N_CODES + lab).ravel(), minlength=k * N_CODES))
-        ccounts.append(np.bincount((w.cid.astype(np.int64) * N_CODES + lab).ravel(), minlength=nz * N_CODES))
+        if w.cid is None:  # communes made of parcels: sum the parcels' counts
+            by_commune = np.zeros((nz, N_CODES), np.int64)
+            np.add.at(by_commune, w.communes_of_parcels, pcounts[-1].reshape(k, N_CODES))
+            ccounts.append(by_commune)
+        else:
+            ccounts.append(
+                np.bincount((w.cid.astype(np.int64) * N_CODES + lab).ravel(), minlength=nz * N_CODES)
+            )
     return w.pindex, [c.reshape(k, N_CODES) for c in pcounts], [c.reshape(nz, N_CODES) for c in ccounts]
 
 
@@ -495,7 +514,7 @@ def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> tuple[list[Fragme
         renum = np.zeros(n + 1, np.int64)
         renum[keep] = np.arange(1, len(keep) + 1)
         both = (local[pairs[:, 0]] < 0) & (local[pairs[:, 1]] < 0)
-        b_size = np.bincount(built.ravel(), minlength=n_b + 1)
+        b_size = np.bincount(built[built > 0], minlength=n_b + 1)  # (entry 0 unused)
         b_local = (b_size >= plan.built_px).astype(np.int8)
         b_edges = _edges(built)
         b_local[np.concatenate(b_edges)] = -1
@@ -537,19 +556,25 @@ class _State:
 
 def _partial(plan: Plan, w: Pixels, states: list[_State]) -> Partial:
     """Count the decided pixels of a window per parcel and commune; list the others."""
-    fa = [st.known[st.comp] for st in states]
-    fb = [st.b_known[st.built] for st in states]
-    artif = [(a == 1) | (b == 1) for a, b in zip(fa, fb, strict=True)]
+    artif = []
     und = np.zeros(w.pid.shape, bool)
-    for a, b, yes in zip(fa, fb, artif, strict=True):
-        und |= ~yes & ((a < 0) | (b < 0))
+    for st in states:
+        fa = st.known[st.comp]
+        yes, unsure = fa == 1, fa < 0
+        at = np.flatnonzero(st.built)  # built pixels: the only ones a built patch can decide
+        fb = st.b_known[st.built.ravel()[at]]
+        yes.ravel()[at] |= fb == 1
+        unsure.ravel()[at] |= fb < 0
+        artif.append(yes)
+        und |= ~yes & unsure
     decided = ~und
     layers = list(artif)
     if len(artif) == 2:
         layers += [artif[0] & ~artif[1], artif[1] & ~artif[0]]  # gained, lost
     k, nz = len(w.pindex) + 1, plan.n_communes + 1
-    per_parcel = [_count(w.pid, a & decided, k) for a in layers]
-    per_commune = [_count(w.cid, a & decided, nz) for a in layers]
+    masks = [a & decided for a in layers]
+    per_parcel = [_count(w.pid, m, k) for m in masks]
+    per_commune = [_per_commune(plan, w, m, p) for m, p in zip(masks, per_parcel, strict=True)]
     rows, weight = _listed(w, states, und, nz)
     return Partial(w.pindex, per_parcel, per_commune, rows, weight)
 
@@ -561,7 +586,9 @@ def _listed(w: Pixels, states: list[_State], und: np.ndarray, nz: int) -> tuple[
     whose parcel, commune and per-vintage states (a known 0/1, or which undecided patch) agree
     end the same, so they are grouped on one integer key when it fits in 63 bits.
     """
-    cols = [w.pid[und].astype(np.int64), w.cid[und].astype(np.int64)]
+    pid = w.pid[und].astype(np.int64)
+    cid = w.communes_of_parcels[pid] if w.cid is None else w.cid[und]
+    cols = [pid, cid.astype(np.int64)]
     key = cols[0] * nz + cols[1]
     top = (len(w.pindex) + 1) * nz
     for st in states:
@@ -757,9 +784,9 @@ def _figures(
     layers = list(artifs)
     if len(artifs) == 2:
         layers += [artifs[0] & ~artifs[1], artifs[1] & ~artifs[0]]  # gained, lost
-    k, nz = len(w.pindex) + 1, plan.n_communes + 1
+    k = len(w.pindex) + 1
     per_parcel = [_count(w.pid, a, k) for a in layers]
-    per_commune = [_count(w.cid, a, nz) for a in layers]
+    per_commune = [_per_commune(plan, w, a, p) for a, p in zip(layers, per_parcel, strict=True)]
     return w.pindex, per_parcel, per_commune
 
 
