@@ -450,15 +450,18 @@ def _adjacent(comp: np.ndarray, cat: np.ndarray, small: np.ndarray) -> np.ndarra
     (0 = no data, 1, 2) finds them cheaply (``1 ^ 2 == 3``) and only there are labels looked up.
     Pairs may repeat.
     """
+    width = comp.shape[1]
+    flat, cats = comp.ravel(), cat.ravel()
     us, vs = [], []
-    for sa, sb in (
-        ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-        ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
-        ((slice(None, -1), slice(None, -1)), (slice(1, None), slice(1, None))),
-        ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))),
-    ):
-        m = (cat[sa] ^ cat[sb]) == 3
-        u, v = comp[sa][m], comp[sb][m]
+    # right, down, down-right, down-left as flat offsets; the column that would wrap is cut
+    for step, wraps in ((1, width - 1), (width, None), (width + 1, width - 1), (width - 1, 0)):
+        if step == 0:  # a window one pixel wide has no down-left neighbour
+            continue
+        m = (cats[:-step] ^ cats[step:]) == 3
+        if wraps is not None:
+            m[wraps::width] = False
+        at = np.flatnonzero(m)
+        u, v = flat[at], flat[at + step]
         keep = small[u] | small[v]
         us.append(u[keep])
         vs.append(v[keep])
