@@ -52,10 +52,11 @@ from costa.tiling.tiles import Box
 from costa.zan.filesieve import AreaSieve, cache_bytes
 from costa.zan.rules import (
     ARTIFICIAL,
-    BUILT_TABLE,
+    BUILT,
     LAWN,
     RuleSet,
     absorb_small_patches,
+    in_codes,
     pixel_artificialised,
     urban_usage,
 )
@@ -405,7 +406,7 @@ def _components(
     np.add(other, n_a, out=other, where=other > 0)
     comp += other
     del other
-    built, n_b = ndimage.label(BUILT_TABLE[labels], structure=_EIGHT, output=np.int32)
+    built, n_b = ndimage.label(in_codes(labels, BUILT), structure=_EIGHT, output=np.int32)
     return comp, n_a, n_a + n_n, built, n_b, first
 
 
@@ -764,7 +765,7 @@ def _categories(plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve
     w = _load(plan, box)
     for v, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
         cat = (_raw_artif(plan, w, urb, lab).astype(np.uint8) + 1) * (lab > 0)
-        sieved.write(box, v, cat.astype(np.uint8, copy=False), BUILT_TABLE[lab].view(np.uint8))
+        sieved.write(box, v, cat.astype(np.uint8, copy=False), in_codes(lab, BUILT).view(np.uint8))
 
 
 def _figures(
@@ -782,7 +783,7 @@ def _figures(
             artif = _raw_artif(plan, w, urb, lab) & valid
         else:  # v1: GDAL's sieve over the area, read back by windows
             cat, big = sieved.read(box, i)
-            artif = ((cat == 2) | ((big == 1) & BUILT_TABLE[lab])) & valid
+            artif = ((cat == 2) | ((big == 1) & in_codes(lab, BUILT))) & valid
         artifs.append(artif)
     layers = list(artifs)
     if len(artifs) == 2:
