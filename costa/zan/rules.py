@@ -1,10 +1,10 @@
 """ZAN rules as pure functions on class rasters, parcel-id rasters and count tables.
 
 Rule set ``cosia-2023`` (version 1) applies the décret n° 2023-1096 categories with the
-OCS GE reference thresholds through GDAL's sieve; ``cosia-2023`` version 2 (``cosia-2023-v2``)
-applies the same thresholds as a rule on the graph of patches that is exactly computable by
-windows (see :func:`absorb_small_patches`); ``cosia-2023-pixel`` applies the categories pixel
-by pixel.
+OCS GE reference thresholds through GDAL's sieve over the whole area; ``cosia-2023`` version 2
+(``cosia-2023-v2``) applies the same thresholds as a rule on the graph of patches that is
+exactly computable by windows (see :func:`absorb_small_patches`); ``cosia-2023-pixel`` applies
+the categories pixel by pixel.
 Which classes are artificialised comes from :mod:`costa.nomenclature` (one source of truth);
 lawns (13) count only on urban-usage land.
 
@@ -80,7 +80,8 @@ class RuleSet:
     """A named, versioned way of turning classes into artificialisation.
 
     ``method`` says how the thresholds are applied: ``"sieve"`` (GDAL's sieve over the whole
-    area at once, version 1) or ``"graph"`` (:func:`absorb_small_patches`, exact by windows).
+    area, version 1; run file to file by :mod:`costa.zan.filesieve`, so in bounded memory) or
+    ``"graph"`` (:func:`absorb_small_patches`, stated so that windows compute it exactly).
     """
 
     name: str

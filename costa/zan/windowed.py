@@ -6,26 +6,35 @@ on that window only, at pixel centres (the rule of :func:`costa.zan.compute.zone
 keep their order, so where two overlap the later one wins, as over the whole raster). Per
 window, one ``bincount`` gives pixel counts per (parcel, class); they add up over windows.
 
-Up to three passes, each a loop over windows with nothing kept from one window to the next
+Two or three passes, each a loop over windows with nothing kept from one window to the next
 but small per-parcel or per-patch tables:
 
 1. **counts**: pixels per (parcel, class) and per (commune, class) → the usage proxy per parcel
    (without thresholds, one vintage and communes made of parcels, the figures follow from
    these counts and the other passes are skipped);
-2. **patches** (rule sets with ``method="graph"`` only): per window, the 8-connected patches of
-   artificialised and of non-artificialised pixels and of built pixels
-   (``scipy.ndimage.label``); their sizes, first pixels and 8-adjacencies; their labels along
-   the window's edges. Fragments are merged across window edges with a union-find
-   (``scipy.sparse.csgraph.connected_components``), so sizes and neighbourhoods are those of
-   whole patches, and :func:`costa.zan.rules.absorb_small_patches` decides each patch once
-   (patches a window can decide alone, such as isolated noise pixels, are settled there and
-   never enter the merge, so its tables grow with the structure, not with the noise);
-3. **figures**: artificialised pixels (and the flux between two vintages) per parcel and per
-   commune, the patches' decisions applied window by window.
+2. **patches**, by rule set:
+
+   * ``method="graph"`` (``cosia-2023`` v2): per window, the 8-connected patches of
+     artificialised and of non-artificialised pixels and of built pixels
+     (``scipy.ndimage.label``); their sizes, first pixels and 8-adjacencies; their labels along
+     the window's edges. Fragments are merged across window edges with a union-find
+     (``scipy.sparse.csgraph.connected_components``), so sizes and neighbourhoods are those of
+     whole patches, and :func:`costa.zan.rules.absorb_small_patches` decides each patch once
+     (patches a window can decide alone, such as isolated noise pixels, are settled there and
+     never enter the merge, so its tables grow with the structure, not with the noise). The
+     same pass counts the figures of the pixels the window decides (:class:`Partial`) and lists
+     the others grouped by parcel and undecided patch; the merge's decisions complete them, so
+     there is no third pass;
+   * ``method="sieve"`` (``cosia-2023`` v1): the window's categories are written into
+     temporary GeoTIFFs of the area, which GDAL's sieve processes file to file, line by line
+     (:mod:`costa.zan.filesieve`): the same result as the sieve over the whole area in memory,
+     in the memory of a few lines of the area;
+
+3. **figures** (pixel rule with communes or two vintages, and v1): artificialised pixels (and
+   the flux between two vintages) per parcel and per commune, window by window.
 
 Each window's results depend only on its pixels, so the tables are the same for any window
-size. Rule set ``cosia-2023`` v1 goes through GDAL's sieve, which needs the whole area at
-once: it runs as one window (fine for a commune, not for a département).
+size, with every rule set.
 
 >>> [(b.row, b.col, b.height, b.width) for b in plan_windows(Box(0, 0, 1000, 700), 512, (256, 256))]
 [(0, 0, 512, 512), (0, 512, 512, 188), (512, 0, 488, 512), (512, 512, 488, 188)]
