@@ -592,6 +592,10 @@ def _partial(plan: Plan, w: Pixels, states: list[_State]) -> Partial:
     return Partial(w.pindex, per_parcel, per_commune, rows, weight)
 
 
+_KEY_LIMIT = 2**62
+"""Largest group key :func:`_listed` builds (int64); past it, rows are grouped column-wise."""
+
+
 def _listed(w: Pixels, states: list[_State], und: np.ndarray, nz: int) -> tuple[np.ndarray, np.ndarray]:
     """Undecided pixels grouped by what decides them: one row per group, and its pixel count.
 
@@ -616,7 +620,7 @@ def _listed(w: Pixels, states: list[_State], und: np.ndarray, nz: int) -> tuple[
     table = np.stack(cols, axis=1)
     if not len(table):
         return table, np.zeros(0, np.int64)
-    if top < 2**62:
+    if top < _KEY_LIMIT:
         _, first, weight = np.unique(key, return_index=True, return_counts=True)
         return table[first], weight
     rows, weight = np.unique(table, axis=0, return_counts=True)

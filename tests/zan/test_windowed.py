@@ -295,3 +295,21 @@ def test_v1_by_windows_is_the_gdal_sieve_over_the_whole_area(
         np.testing.assert_array_equal(np.rint(p[column].to_numpy() / 0.04).astype(int), expected)
     assert (res.communes.regles_version == 1).all()
     assert new.sum() > 0 and gained.sum() > 0 and old.sum() > 0
+
+
+def test_undecided_pixels_group_the_same_with_or_without_one_integer_key(
+    inputs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v2 counts the pixels its windows cannot decide after the merge, grouped on one integer
+    key, or row-wise when the key would overflow: the same tables either way."""
+    import costa.zan.windowed as windowed
+
+    def run() -> tuple[pd.DataFrame, pd.DataFrame]:
+        new, old = inputs["new"], inputs["old"]
+        return tables(compute(new, inputs["parcels"], landcover_before=old, rules="cosia-2023-v2", window=64))
+
+    keyed = run()
+    monkeypatch.setattr(windowed, "_KEY_LIMIT", 0)
+    rowwise = run()
+    pd.testing.assert_frame_equal(keyed[0], rowwise[0], check_exact=True)
+    pd.testing.assert_frame_equal(keyed[1], rowwise[1], check_exact=True)
