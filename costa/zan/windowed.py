@@ -258,6 +258,9 @@ class Zones:
     def burn(self, grid: Grid, box: Box) -> tuple[np.ndarray, np.ndarray]:
         """Local ids per pixel of ``box`` (1-based, 0 = none) and the table row of each id.
 
+        The ids are uint16 when fewer than 65,536 polygons meet the window (nearly always),
+        int32 otherwise.
+
         The polygon holding a pixel centre wins; overlaps go to the later row, as when the
         whole raster is rasterised at once.
         """
@@ -266,13 +269,13 @@ class Zones:
 
         index = np.sort(self.tree.query(sbox(*grid.bounds(box)))).astype(np.int64)
         if not len(index):
-            return np.zeros((box.height, box.width), np.int32), index
+            return np.zeros((box.height, box.width), np.uint16), index
         ids: np.ndarray = rasterize(
             zip(self.geoms[index], range(1, len(index) + 1), strict=True),
             out_shape=(box.height, box.width),
             transform=box.transform(grid.transform),
             fill=0,
-            dtype="int32",
+            dtype="uint16" if len(index) < 2**16 else "int32",  # half the bytes to burn and copy
         )
         return ids, index
 
