@@ -34,6 +34,7 @@ import numpy as np
 import rasterio
 from rasterio.features import sieve
 
+from costa.errors import SourceError
 from costa.tiling.tiles import Box
 
 __all__ = ["TILE", "AreaSieve", "cache_bytes", "sieve_file"]
@@ -126,8 +127,19 @@ class AreaSieve:
         self._dataset(f"built_{v}", "w").write(built, 1, window=w)
 
     def run(self) -> None:
-        """Sieve every written raster (closing the writers first)."""
+        """Sieve every written raster (closing the writers first).
+
+        Raises SourceError when the area holds fewer pixels than the patch threshold (GDAL's
+        sieve needs a threshold smaller than the raster; version 2 has no such limit).
+        """
         self._close()
+        px = self.area.height * self.area.width
+        if max(self.patch_px, self.built_px) > px:
+            raise SourceError(
+                f"the area measured holds {px:,} pixels, under the {self.patch_px:,}-pixel patch "
+                "threshold of rule set cosia-2023 v1 (GDAL's sieve needs a larger area); "
+                "use --rules cosia-2023-v2"
+            )
         for v in range(self.vintages):
             sieve_file(
                 self._path("cat", v), self._path("cat_s", v), self.patch_px, masked=True, profile=self.profile

@@ -313,3 +313,13 @@ def test_undecided_pixels_group_the_same_with_or_without_one_integer_key(
     rowwise = run()
     pd.testing.assert_frame_equal(keyed[0], rowwise[0], check_exact=True)
     pd.testing.assert_frame_equal(keyed[1], rowwise[1], check_exact=True)
+
+
+def test_v1_on_an_area_under_its_patch_threshold_is_one_clean_error(inputs: dict[str, Path]) -> None:
+    """GDAL's sieve refuses a threshold larger than its raster: one line naming the way out."""
+    from costa.errors import SourceError
+
+    with pytest.raises(SourceError, match=r"under the 62,500-pixel patch threshold .* --rules cosia-2023-v2"):
+        compute(inputs["new"], inputs["parcels"], rules="cosia-2023", area=Box(0, 0, 200, 200))
+    small = compute(inputs["new"], inputs["parcels"], rules="cosia-2023-v2", area=Box(0, 0, 200, 200))
+    assert small.communes.surface_ha.sum() > 0
