@@ -1,6 +1,6 @@
 """ZAN by windows: throughput (Mpx/s per core) and peak RSS from ~0.25 to ~1 Gpx.
 
-    python -m benchmarks zan-windowed [--sizes 0.25,0.5,1] [--rules cosia-2023-pixel,cosia-2023-v2]
+    python -m benchmarks zan-windowed [--sizes 0.25,0.5,1] [--rules cosia-2023-pixel,cosia-2023-v2,cosia-2023]
                                       [--by-commune] [--window 4096] [--json FILE] [--keep DIR]
     python -m benchmarks zan-windowed --v1-vs-v2      # rule set versions 1 and 2, per parcel
 
@@ -205,7 +205,7 @@ def independent_counts(raster: Path, parcels: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="0.25,0.5,1", help="Gpx, comma-separated")
-    ap.add_argument("--rules", default="cosia-2023-pixel,cosia-2023-v2")
+    ap.add_argument("--rules", default="cosia-2023-pixel,cosia-2023-v2,cosia-2023")  # v1 too: bounded now
     ap.add_argument("--window", type=int, default=4096)
     ap.add_argument("--by-commune", action="store_true", help="also the 4 communes one by one (largest size)")
     ap.add_argument("--workers", type=int, default=1)

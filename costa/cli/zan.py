@@ -32,8 +32,8 @@ def zan_compute(
     rules: Annotated[
         str,
         typer.Option(
-            help="cosia-2023 (thresholds, GDAL sieve: whole area in memory), cosia-2023-v2 (thresholds, "
-            "exact by windows) or cosia-2023-pixel."
+            help="cosia-2023 (thresholds, GDAL sieve over the area, file to file), cosia-2023-v2 "
+            "(thresholds on the patch graph, exact by windows, faster) or cosia-2023-pixel."
         ),
     ] = "cosia-2023",
     year: Annotated[int | None, typer.Option(help="Vintage year (default: the raster's YEAR tag).")] = None,

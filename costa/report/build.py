@@ -176,9 +176,9 @@ def _figures(row: dict[str, Any]) -> list[Figure]:
 def _caveats(row: dict[str, Any]) -> list[str]:
     """The French caveat of :func:`costa.zan.compute.scale_notes` for this commune, if any."""
     from costa.zan.compute import SMALL_AREA_PATCHES, too_small_for_patch_rule
-    from costa.zan.rules import RULESETS
+    from costa.zan.rules import find_ruleset
 
-    rules = RULESETS.get(str(row["regles"]))
+    rules = find_ruleset(str(row["regles"]), row.get("regles_version"))
     if rules is None or not too_small_for_patch_rule(row["surface_ha"], rules):
         return []
     return [

@@ -89,8 +89,8 @@ def _run_task(task: CommuneTask) -> tuple[str, str, float, float]:
 def _init_worker() -> None:
     from rasterio.env import set_gdal_config
 
-    os.environ["GDAL_CACHEMAX"] = str(GDAL_CACHEMAX_MB)
-    set_gdal_config("GDAL_CACHEMAX", GDAL_CACHEMAX_MB)
+    os.environ["GDAL_CACHEMAX"] = str(GDAL_CACHEMAX_MB)  # GDAL reads MB from the environment...
+    set_gdal_config("GDAL_CACHEMAX", GDAL_CACHEMAX_MB << 20)  # ...rasterio passes bytes to GDALSetCacheMax64
 
 
 def _settings(**kw: Any) -> str:

@@ -1,10 +1,10 @@
 """ZAN rules as pure functions on class rasters, parcel-id rasters and count tables.
 
 Rule set ``cosia-2023`` (version 1) applies the décret n° 2023-1096 categories with the
-OCS GE reference thresholds through GDAL's sieve; ``cosia-2023`` version 2 (``cosia-2023-v2``)
-applies the same thresholds as a rule on the graph of patches that is exactly computable by
-windows (see :func:`absorb_small_patches`); ``cosia-2023-pixel`` applies the categories pixel
-by pixel.
+OCS GE reference thresholds through GDAL's sieve over the whole area; ``cosia-2023`` version 2
+(``cosia-2023-v2``) applies the same thresholds as a rule on the graph of patches that is
+exactly computable by windows (see :func:`absorb_small_patches`); ``cosia-2023-pixel`` applies
+the categories pixel by pixel.
 Which classes are artificialised comes from :mod:`costa.nomenclature` (one source of truth);
 lawns (13) count only on urban-usage land.
 
@@ -35,6 +35,8 @@ __all__ = [
     "absorb_small_patches",
     "artificialised",
     "class_counts",
+    "find_ruleset",
+    "in_codes",
     "parcel_status",
     "pixel_artificialised",
     "urban_usage",
@@ -48,12 +50,38 @@ LAWN = next(c.code for c in CLASSES if c.zan is ZanCategory.USAGE)
 """Herbaceous (pelouse): artificialised only on urban-usage land."""
 
 
+def in_codes(labels: np.ndarray, codes: tuple[int, ...]) -> np.ndarray:
+    """``np.isin(labels, codes)``, with one or a few comparisons on uint8 class rasters.
+
+    A run of consecutive codes is one subtraction and one comparison (uint8 wraps below the
+    first code), a few scattered codes one comparison each: several times faster than
+    ``np.isin`` or a lookup table on a window of pixels.
+
+    >>> in_codes(np.array([0, 1, 2, 5, 6], np.uint8), (1, 2, 3, 4, 5)).tolist()
+    [False, True, True, True, False]
+    >>> in_codes(np.array([0, 1, 2, 5], np.uint8), (1, 5)).tolist()
+    [False, True, False, True]
+    """
+    if labels.dtype != np.uint8:
+        isin: np.ndarray = np.isin(labels, codes)
+        return isin
+    lo, hi = min(codes), max(codes)
+    if len(set(codes)) == hi - lo + 1:
+        run: np.ndarray = (labels - np.uint8(lo)) <= np.uint8(hi - lo)
+        return run
+    out: np.ndarray = labels == codes[0]
+    for c in codes[1:]:
+        out |= labels == c
+    return out
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """A named, versioned way of turning classes into artificialisation.
 
     ``method`` says how the thresholds are applied: ``"sieve"`` (GDAL's sieve over the whole
-    area at once, version 1) or ``"graph"`` (:func:`absorb_small_patches`, exact by windows).
+    area, version 1; run file to file by :mod:`costa.zan.filesieve`, so in bounded memory) or
+    ``"graph"`` (:func:`absorb_small_patches`, stated so that windows compute it exactly).
     """
 
     name: str
@@ -69,9 +97,28 @@ RULESETS: dict[str, RuleSet] = {
     "cosia-2023-v2": RuleSet("cosia-2023", 2, thresholds=True, method="graph"),
     "cosia-2023-pixel": RuleSet("cosia-2023-pixel", 1, thresholds=False),
 }
-"""Rule sets by the name ``--rules`` takes. ``cosia-2023`` v1 (GDAL sieve) needs the whole area
-in memory: use it for a commune; ``cosia-2023-v2`` gives the same kind of figures in bounded
-memory, for any area and any window."""
+"""Rule sets by the name ``--rules`` takes; both versions of ``cosia-2023`` run by windows in
+bounded memory (v1 sieves its area through temporary files, :mod:`costa.zan.filesieve`). A table
+names its rule set by ``regles`` and ``regles_version``: look it up with :func:`find_ruleset`."""
+
+
+def find_ruleset(name: str, version: object = None) -> RuleSet | None:
+    """The rule set a ZAN table names (``regles``, ``regles_version``), or None if unknown.
+
+    Keys of :data:`RULESETS` are what ``--rules`` takes, not the names tables carry
+    (``cosia-2023-v2`` writes ``cosia-2023`` version 2), so look up by both; a table without
+    a version is version 1.
+
+    >>> find_ruleset("cosia-2023", 2) is RULESETS["cosia-2023-v2"], find_ruleset("cosia-2023").version
+    (True, 1)
+    >>> find_ruleset("cosia-2023", 7) is None
+    True
+    """
+    try:
+        v = 1 if version is None else int(version)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    return next((r for r in RULESETS.values() if (r.name, r.version) == (name, v)), None)
 
 
 @dataclass(frozen=True)
@@ -105,13 +152,26 @@ def urban_usage(counts: np.ndarray, pixel_area: float, rule: ParcelRule = Parcel
     return out
 
 
-def pixel_artificialised(labels: np.ndarray, urban: np.ndarray) -> np.ndarray:
+def pixel_artificialised(labels: np.ndarray, urban: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
     """Décret categories pixel by pixel: classes 1–5, and lawn on urban-usage land.
+
+    ``urban`` is per pixel, or per zone when ``ids`` gives each pixel's zone (then only the
+    lawn pixels look it up).
 
     >>> pixel_artificialised(np.array([1, 13, 13, 14]), np.array([0, 1, 0, 1], bool)).tolist()
     [True, True, False, False]
+    >>> labels, ids = np.array([1, 13, 13], np.uint8), np.array([0, 1, 0])
+    >>> pixel_artificialised(labels, np.array([False, True]), ids=ids).tolist()
+    [True, True, False]
     """
-    out: np.ndarray = np.isin(labels, ARTIFICIAL) | ((labels == LAWN) & urban)
+    if labels.dtype != np.uint8:
+        out: np.ndarray = np.isin(labels, ARTIFICIAL) | (
+            (labels == LAWN) & (urban if ids is None else urban[ids])
+        )
+        return out
+    out = in_codes(labels, ARTIFICIAL)
+    lawn = labels == LAWN
+    out[lawn] = urban[ids[lawn]] if ids is not None else np.broadcast_to(urban, labels.shape)[lawn]
     return out
 
 

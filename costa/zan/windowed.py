@@ -6,26 +6,35 @@ on that window only, at pixel centres (the rule of :func:`costa.zan.compute.zone
 keep their order, so where two overlap the later one wins, as over the whole raster). Per
 window, one ``bincount`` gives pixel counts per (parcel, class); they add up over windows.
 
-Up to three passes, each a loop over windows with nothing kept from one window to the next
+Two or three passes, each a loop over windows with nothing kept from one window to the next
 but small per-parcel or per-patch tables:
 
 1. **counts**: pixels per (parcel, class) and per (commune, class) → the usage proxy per parcel
    (without thresholds, one vintage and communes made of parcels, the figures follow from
    these counts and the other passes are skipped);
-2. **patches** (rule sets with ``method="graph"`` only): per window, the 8-connected patches of
-   artificialised and of non-artificialised pixels and of built pixels
-   (``scipy.ndimage.label``); their sizes, first pixels and 8-adjacencies; their labels along
-   the window's edges. Fragments are merged across window edges with a union-find
-   (``scipy.sparse.csgraph.connected_components``), so sizes and neighbourhoods are those of
-   whole patches, and :func:`costa.zan.rules.absorb_small_patches` decides each patch once
-   (patches a window can decide alone, such as isolated noise pixels, are settled there and
-   never enter the merge, so its tables grow with the structure, not with the noise);
-3. **figures**: artificialised pixels (and the flux between two vintages) per parcel and per
-   commune, the patches' decisions applied window by window.
+2. **patches**, by rule set:
+
+   * ``method="graph"`` (``cosia-2023`` v2): per window, the 8-connected patches of
+     artificialised and of non-artificialised pixels and of built pixels
+     (``scipy.ndimage.label``); their sizes, first pixels and 8-adjacencies; their labels along
+     the window's edges. Fragments are merged across window edges with a union-find
+     (``scipy.sparse.csgraph.connected_components``), so sizes and neighbourhoods are those of
+     whole patches, and :func:`costa.zan.rules.absorb_small_patches` decides each patch once
+     (patches a window can decide alone, such as isolated noise pixels, are settled there and
+     never enter the merge, so its tables grow with the structure, not with the noise). The
+     same pass counts the figures of the pixels the window decides (:class:`Partial`) and lists
+     the others grouped by parcel and undecided patch; the merge's decisions complete them, so
+     there is no third pass;
+   * ``method="sieve"`` (``cosia-2023`` v1): the window's categories are written into
+     temporary GeoTIFFs of the area, which GDAL's sieve processes file to file, line by line
+     (:mod:`costa.zan.filesieve`): the same result as the sieve over the whole area in memory,
+     in the memory of a few lines of the area;
+
+3. **figures** (pixel rule with communes or two vintages, and v1): artificialised pixels (and
+   the flux between two vintages) per parcel and per commune, window by window.
 
 Each window's results depend only on its pixels, so the tables are the same for any window
-size. Rule set ``cosia-2023`` v1 goes through GDAL's sieve, which needs the whole area at
-once: it runs as one window (fine for a commune, not for a département).
+size, with every rule set.
 
 >>> [(b.row, b.col, b.height, b.width) for b in plan_windows(Box(0, 0, 1000, 700), 512, (256, 256))]
 [(0, 0, 512, 512), (0, 512, 512, 188), (512, 0, 488, 512), (512, 512, 488, 188)]
@@ -49,13 +58,14 @@ from costa.errors import OptionError, SourceError, SourceReadError, file_error
 from costa.io.sources import check_crs
 from costa.nomenclature import N_CODES
 from costa.tiling.tiles import Box
+from costa.zan.filesieve import AreaSieve, cache_bytes
 from costa.zan.rules import (
     ARTIFICIAL,
     BUILT,
     LAWN,
     RuleSet,
     absorb_small_patches,
-    artificialised,
+    in_codes,
     pixel_artificialised,
     urban_usage,
 )
@@ -248,6 +258,9 @@ class Zones:
     def burn(self, grid: Grid, box: Box) -> tuple[np.ndarray, np.ndarray]:
         """Local ids per pixel of ``box`` (1-based, 0 = none) and the table row of each id.
 
+        The ids are uint16 when fewer than 65,536 polygons meet the window (nearly always),
+        int32 otherwise.
+
         The polygon holding a pixel centre wins; overlaps go to the later row, as when the
         whole raster is rasterised at once.
         """
@@ -256,13 +269,13 @@ class Zones:
 
         index = np.sort(self.tree.query(sbox(*grid.bounds(box)))).astype(np.int64)
         if not len(index):
-            return np.zeros((box.height, box.width), np.int32), index
+            return np.zeros((box.height, box.width), np.uint16), index
         ids: np.ndarray = rasterize(
             zip(self.geoms[index], range(1, len(index) + 1), strict=True),
             out_shape=(box.height, box.width),
             transform=box.transform(grid.transform),
             fill=0,
-            dtype="int32",
+            dtype="uint16" if len(index) < 2**16 else "int32",  # half the bytes to burn and copy
         )
         return ids, index
 
@@ -292,7 +305,10 @@ class Pixels:
     labels: list[np.ndarray]
     pid: np.ndarray
     pindex: np.ndarray
-    cid: np.ndarray
+    cid: np.ndarray | None
+    """Commune number per pixel from commune boundaries; None when communes are made of parcels
+    (then each parcel's commune, ``communes_of_parcels``, says it)."""
+    communes_of_parcels: np.ndarray
 
 
 _OPEN: dict[str, Any] = {}
@@ -324,10 +340,19 @@ def _load(plan: Plan, box: Box) -> Pixels:
     pid, pindex = plan.parcels.burn(plan.grid, box)
     if plan.communes is not None:
         cid, cindex = plan.communes.burn(plan.grid, box)
-        cid = np.r_[0, cindex + 1].astype(np.int32)[cid]
-    else:
-        cid = plan.commune_of[np.r_[0, pindex + 1]][pid]
-    return Pixels(box, labels, pid, pindex, cid)
+        return Pixels(
+            box, labels, pid, pindex, np.r_[0, cindex + 1].astype(np.int32)[cid], np.zeros(0, np.int32)
+        )
+    return Pixels(box, labels, pid, pindex, None, plan.commune_of[np.r_[0, pindex + 1]])
+
+
+def _per_commune(plan: Plan, w: Pixels, mask: np.ndarray, per_parcel: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` per commune: counted on the commune raster, or summed over parcels."""
+    nz = plan.n_communes + 1
+    if w.cid is not None:
+        return _count(w.cid, mask, nz)
+    out: np.ndarray = np.bincount(w.communes_of_parcels, weights=per_parcel, minlength=nz).astype(np.int64)
+    return out
 
 
 # --------------------------------------------------------------------------- pass 1: counts
@@ -339,7 +364,14 @@ def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np
     pcounts, ccounts = [], []
     for lab in w.labels:
         pcounts.append(np.bincount((w.pid.astype(np.int64) * N_CODES + lab).ravel(), minlength=k * N_CODES))
-        ccounts.append(np.bincount((w.cid.astype(np.int64) * N_CODES + lab).ravel(), minlength=nz * N_CODES))
+        if w.cid is None:  # communes made of parcels: sum the parcels' counts
+            by_commune = np.zeros((nz, N_CODES), np.int64)
+            np.add.at(by_commune, w.communes_of_parcels, pcounts[-1].reshape(k, N_CODES))
+            ccounts.append(by_commune)
+        else:
+            ccounts.append(
+                np.bincount((w.cid.astype(np.int64) * N_CODES + lab).ravel(), minlength=nz * N_CODES)
+            )
     return w.pindex, [c.reshape(k, N_CODES) for c in pcounts], [c.reshape(nz, N_CODES) for c in ccounts]
 
 
@@ -386,7 +418,7 @@ def _components(
     np.add(other, n_a, out=other, where=other > 0)
     comp += other
     del other
-    built, n_b = ndimage.label(np.isin(labels, BUILT), structure=_EIGHT, output=np.int32)
+    built, n_b = ndimage.label(in_codes(labels, BUILT), structure=_EIGHT, output=np.int32)
     return comp, n_a, n_a + n_n, built, n_b, first
 
 
@@ -399,13 +431,18 @@ def _first_pixels(lab: np.ndarray, n: int) -> np.ndarray:
 
     ``ndimage.label`` numbers components in the order their first pixel is met in a raster
     scan, so label k starts where the running maximum of the labels reaches k (checked; a
-    slower path over bounding boxes covers any other numbering).
+    slower path over bounding boxes covers any other numbering). The running maximum is only
+    taken over the pixels above the largest label of the rows before theirs (those that can
+    start a label: a few per patch), not over the whole window.
     """
+    if n == 0:
+        return np.zeros(0, np.int64)
+    before = np.r_[0, np.maximum.accumulate(lab.max(axis=1))[:-1]]  # largest label in earlier rows
+    candidates = np.flatnonzero(lab > before[:, None].astype(lab.dtype))
     flat = lab.ravel()
-    run = np.maximum.accumulate(flat)
-    first = np.flatnonzero(run[1:] > run[:-1]) + 1
-    if flat[0] > 0:
-        first = np.r_[0, first]
+    vals = flat[candidates]
+    run = np.maximum.accumulate(vals)
+    first = candidates[np.r_[True, vals[1:] > run[:-1]]]
     if len(first) == n and np.array_equal(flat[first], np.arange(1, n + 1)):
         return first.astype(np.int64)
     from scipy import ndimage  # pragma: no cover - scipy has always numbered in scan order
@@ -418,33 +455,65 @@ def _first_pixels(lab: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _adjacent(comp: np.ndarray, small: np.ndarray) -> np.ndarray:
-    """Distinct 8-adjacent pairs of patches (a, b), at least one of them small, as ``(m, 2)``."""
-    found = []
-    for a, b in (
-        (comp[:, :-1], comp[:, 1:]),
-        (comp[:-1, :], comp[1:, :]),
-        (comp[:-1, :-1], comp[1:, 1:]),
-        (comp[:-1, 1:], comp[1:, :-1]),
-    ):
-        m = (a != b) & (a > 0) & (b > 0)
-        u, v = a[m], b[m]
+def _adjacent(comp: np.ndarray, cat: np.ndarray, small: np.ndarray) -> np.ndarray:
+    """8-adjacent pairs of distinct patches (a, b), at least one of them small, as ``(m, 2)``.
+
+    Two 8-adjacent valid pixels of the same category are in the same patch, so two pixels are
+    in distinct patches exactly when both are valid and their categories differ: ``cat``
+    (0 = no data, 1, 2) finds them cheaply (``1 ^ 2 == 3``) and only there are labels looked up.
+    Pairs may repeat.
+    """
+    width = comp.shape[1]
+    flat, cats = comp.ravel(), cat.ravel()
+    us, vs = [], []
+    # right, down, down-right, down-left as flat offsets; the column that would wrap is cut
+    for step, wraps in ((1, width - 1), (width, None), (width + 1, width - 1), (width - 1, 0)):
+        if step == 0:  # a window one pixel wide has no down-left neighbour
+            continue
+        m = (cats[:-step] ^ cats[step:]) == 3
+        if wraps is not None:
+            m[wraps::width] = False
+        at = np.flatnonzero(m)
+        u, v = flat[at], flat[at + step]
         keep = small[u] | small[v]
-        found.append((np.minimum(u, v)[keep].astype(np.int64), np.maximum(u, v)[keep].astype(np.int64)))
-    u = np.concatenate([f[0] for f in found])
-    v = np.concatenate([f[1] for f in found])
-    code = np.unique(u * (len(small) + 1) + v)
-    return np.stack([code // (len(small) + 1), code % (len(small) + 1)], axis=1)
+        us.append(u[keep])
+        vs.append(v[keep])
+    return np.stack([np.concatenate(us), np.concatenate(vs)], axis=1).astype(np.int64)
+
+
+def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Distinct unordered pairs of numbers below ``n``, as ``(m, 2)`` with u < v."""
+    u, v = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    code = np.unique(u * n + v)
+    return np.stack([code // n, code % n], axis=1)
 
 
 def _raw_artif(plan: Plan, w: Pixels, urban: np.ndarray, lab: np.ndarray) -> np.ndarray:
-    local = urban[np.r_[0, w.pindex + 1]]
-    return pixel_artificialised(lab, local[w.pid])
+    return pixel_artificialised(lab, urban[np.r_[0, w.pindex + 1]], ids=w.pid)
 
 
-def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
+@dataclass
+class Partial:
+    """One window's figures from the patch pass: pixels decided there, counted; the rest listed.
+
+    A pixel is decided in the window when its patch is (settled there, or at least
+    ``patch_px`` there, so keeping its category) and so is its built patch, or when either
+    makes it artificialised for sure. The others are listed by (local parcel, commune, then
+    per vintage patch label and built-patch label) with a pixel count per row, and counted
+    once the merge has decided their patches (:func:`_resolve`).
+    """
+
+    pindex: np.ndarray
+    per_parcel: list[np.ndarray]
+    per_commune: list[np.ndarray]
+    rows: np.ndarray
+    weight: np.ndarray
+
+
+def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> tuple[list[Fragments], Partial]:
     w = _load(plan, box)
     out = []
+    states: list[_State] = []
     for lab, urb in zip(w.labels, urban, strict=True):
         valid = lab > 0
         raw = _raw_artif(plan, w, urb, lab)
@@ -455,13 +524,13 @@ def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
         row, col = np.divmod(first, box.width)
         key = (box.row + row) * plan.grid.width + box.col + col  # over the whole raster
         small = size < plan.patch_px
-        pairs = _adjacent(comp, small)
+        pairs = _adjacent(comp, valid.view(np.uint8) + raw.view(np.uint8), small)
         local = _settled(small, artif, pairs, _edges(comp))
         keep = np.flatnonzero(local < 0)
         renum = np.zeros(n + 1, np.int64)
         renum[keep] = np.arange(1, len(keep) + 1)
         both = (local[pairs[:, 0]] < 0) & (local[pairs[:, 1]] < 0)
-        b_size = np.bincount(built.ravel(), minlength=n_b + 1)
+        b_size = np.bincount(built[built > 0], minlength=n_b + 1)  # (entry 0 unused)
         b_local = (b_size >= plan.built_px).astype(np.int8)
         b_edges = _edges(built)
         b_local[np.concatenate(b_edges)] = -1
@@ -475,14 +544,112 @@ def _patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> list[Fragments]:
                 size=np.r_[0, size[keep]],
                 key=np.r_[0, key[keep]],
                 artif=np.r_[False, artif[keep]],
-                pairs=renum[pairs[both]],
+                pairs=_unique_pairs(renum[pairs[both]], len(keep) + 1),
                 edges=tuple(renum[e] for e in _edges(comp)),
                 built_local=b_local,
                 built_size=np.r_[0, b_size[b_keep]],
                 built_edges=tuple(b_renum[e] for e in b_edges),
             )
         )
-    return out
+        known = np.where((local < 0) & ~small, artif, local).astype(np.int8)  # large: keep category
+        b_known = np.where(b_size >= plan.built_px, 1, b_local).astype(np.int8)
+        b_known[0] = 0
+        states.append(_State(comp, built, known, b_known))
+    return out, _partial(plan, w, states)
+
+
+@dataclass
+class _State:
+    """One vintage of a window in the patch pass: labels, and what the window knows of them."""
+
+    comp: np.ndarray
+    built: np.ndarray
+    known: np.ndarray
+    """Per patch label: its final category when the window knows it (0, 1), else -1."""
+    b_known: np.ndarray
+    """Per built-patch label: 1 if at least 50 m² for sure, 0 if less (or no building), else -1."""
+
+
+def _partial(plan: Plan, w: Pixels, states: list[_State]) -> Partial:
+    """Count the decided pixels of a window per parcel and commune; list the others."""
+    artif = []
+    und = np.zeros(w.pid.shape, bool)
+    for st in states:
+        fa = st.known[st.comp]
+        yes, unsure = fa == 1, fa < 0
+        at = np.flatnonzero(st.built)  # built pixels: the only ones a built patch can decide
+        fb = st.b_known[st.built.ravel()[at]]
+        yes.ravel()[at] |= fb == 1
+        unsure.ravel()[at] |= fb < 0
+        artif.append(yes)
+        und |= ~yes & unsure
+    decided = ~und
+    layers = list(artif)
+    if len(artif) == 2:
+        layers += [artif[0] & ~artif[1], artif[1] & ~artif[0]]  # gained, lost
+    k, nz = len(w.pindex) + 1, plan.n_communes + 1
+    masks = [a & decided for a in layers]
+    per_parcel = [_count(w.pid, m, k) for m in masks]
+    per_commune = [_per_commune(plan, w, m, p) for m, p in zip(masks, per_parcel, strict=True)]
+    rows, weight = _listed(w, states, und, nz)
+    return Partial(w.pindex, per_parcel, per_commune, rows, weight)
+
+
+_KEY_LIMIT = 2**62
+"""Largest group key :func:`_listed` builds (int64); past it, rows are grouped column-wise."""
+
+
+def _listed(w: Pixels, states: list[_State], und: np.ndarray, nz: int) -> tuple[np.ndarray, np.ndarray]:
+    """Undecided pixels grouped by what decides them: one row per group, and its pixel count.
+
+    Rows hold (local parcel, commune, then per vintage a patch label and a built label); pixels
+    whose parcel, commune and per-vintage states (a known 0/1, or which undecided patch) agree
+    end the same, so they are grouped on one integer key when it fits in 63 bits.
+    """
+    pid = w.pid[und].astype(np.int64)
+    cid = w.communes_of_parcels[pid] if w.cid is None else w.cid[und]
+    cols = [pid, cid.astype(np.int64)]
+    key = cols[0] * nz + cols[1]
+    top = (len(w.pindex) + 1) * nz
+    for st in states:
+        comp, built = st.comp[und], st.built[und]
+        cols += [comp.astype(np.int64), built.astype(np.int64)]
+        for lab, known in ((comp, st.known), (built, st.b_known)):
+            unknown = known < 0
+            code = known.astype(np.int64)
+            code[unknown] = np.arange(2, int(unknown.sum()) + 2)
+            key = key * (int(unknown.sum()) + 2) + code[lab]
+            top *= int(unknown.sum()) + 2
+    table = np.stack(cols, axis=1)
+    if not len(table):
+        return table, np.zeros(0, np.int64)
+    if top < _KEY_LIMIT:
+        _, first, weight = np.unique(key, return_index=True, return_counts=True)
+        return table[first], weight
+    rows, weight = np.unique(table, axis=0, return_counts=True)
+    return rows, weight
+
+
+def _resolve(plan: Plan, part: Partial, decided: list[tuple[np.ndarray, np.ndarray]]) -> Partial:
+    """The window's figures once the merge has decided every patch: decided + listed pixels."""
+    artif = [
+        final[part.rows[:, 2 + 2 * v]] | big[part.rows[:, 3 + 2 * v]]
+        for v, (final, big) in enumerate(decided)
+    ]
+    layers = list(artif)
+    if len(artif) == 2:
+        layers += [artif[0] & ~artif[1], artif[1] & ~artif[0]]
+    k, nz = len(part.pindex) + 1, plan.n_communes + 1
+    pid, cid, wt = part.rows[:, 0], part.rows[:, 1], part.weight
+    per_parcel = [
+        p + np.bincount(pid[a], weights=wt[a], minlength=k).astype(np.int64)
+        for p, a in zip(part.per_parcel, layers, strict=True)
+    ]
+    per_commune = [
+        c + np.bincount(cid[a], weights=wt[a], minlength=nz).astype(np.int64)
+        for c, a in zip(part.per_commune, layers, strict=True)
+    ]
+    return Partial(part.pindex, per_parcel, per_commune, part.rows[:0], part.weight[:0])
 
 
 def _settled(
@@ -609,30 +776,37 @@ def _decide(
 # --------------------------------------------------------------------------- pass 3: figures
 
 
+def _categories(plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve) -> None:
+    """Pass 2 of version 1: write the window's categories and built pixels for GDAL's sieve."""
+    w = _load(plan, box)
+    for v, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
+        cat = (_raw_artif(plan, w, urb, lab).astype(np.uint8) + 1) * (lab > 0)
+        sieved.write(box, v, cat.astype(np.uint8, copy=False), in_codes(lab, BUILT).view(np.uint8))
+
+
 def _figures(
-    plan: Plan, box: Box, urban: list[np.ndarray], decided: list[tuple[np.ndarray, np.ndarray]] | None
+    plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve | None
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
-    """Artificialised pixels per local parcel and per commune (per vintage, then gained, lost)."""
+    """Artificialised pixels per local parcel and per commune (per vintage, then gained, lost).
+
+    Pass 3 of the pixel rule (with communes or two vintages) and of version 1 (``sieved``).
+    """
     w = _load(plan, box)
     artifs = []
     for i, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
         valid = lab > 0
-        if not plan.rules.thresholds:
+        if sieved is None:
             artif = _raw_artif(plan, w, urb, lab) & valid
-        elif decided is None:  # v1: GDAL sieve over this one window (the whole area)
-            artif = artificialised(lab, urb[np.r_[0, w.pindex + 1]][w.pid], plan.rules, plan.grid.pixel_area)
-        else:
-            raw = _raw_artif(plan, w, urb, lab)
-            comp, _, _, built, _, _ = _components(raw, valid, lab, firsts=False)
-            final, big = decided[i]
-            artif = (final[comp] | big[built]) & valid
+        else:  # v1: GDAL's sieve over the area, read back by windows
+            cat, big = sieved.read(box, i)
+            artif = ((cat == 2) | ((big == 1) & in_codes(lab, BUILT))) & valid
         artifs.append(artif)
     layers = list(artifs)
     if len(artifs) == 2:
         layers += [artifs[0] & ~artifs[1], artifs[1] & ~artifs[0]]  # gained, lost
-    k, nz = len(w.pindex) + 1, plan.n_communes + 1
+    k = len(w.pindex) + 1
     per_parcel = [_count(w.pid, a, k) for a in layers]
-    per_commune = [_count(w.cid, a, nz) for a in layers]
+    per_commune = [_per_commune(plan, w, a, p) for a, p in zip(layers, per_parcel, strict=True)]
     return w.pindex, per_parcel, per_commune
 
 
@@ -673,12 +847,12 @@ def measure(
     g = plan.grid
     area = (area or Box(0, 0, g.height, g.width)).clip(g.height, g.width)
     rs = plan.rules
-    whole = rs.thresholds and rs.method == "sieve"
-    boxes = [area] if whole else plan_windows(area, window or DEFAULT_WINDOW, g.block)
+    boxes = plan_windows(area, window or DEFAULT_WINDOW, g.block)
     nv, n, nz = len(plan.sources), len(plan.parcels.geoms) + 1, plan.n_communes + 1
     counts = [np.zeros((n, N_CODES), np.int64) for _ in range(nv)]
     zone_counts = [np.zeros((nz, N_CODES), np.int64) for _ in range(nv)]
-    with _closing():
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_closing())
         for box in boxes:
             pindex, pc, cc = _counts(plan, box)
             rows = np.r_[0, pindex + 1]
@@ -686,26 +860,58 @@ def measure(
                 counts[v][rows] += pc[v]
                 zone_counts[v] += cc[v]
         urban = [urban_usage(c, g.pixel_area) for c in counts]
-        decided = None
-        if rs.thresholds and rs.method == "graph":
-            frags = [_patches(plan, box, urban) for box in boxes]
+        nl = 4 if nv == 2 else 1
+        artif = [np.zeros(n, np.int64) for _ in range(nl)]
+        zone_artif = [np.zeros(nz, np.int64) for _ in range(nl)]
+        sieved = None
+        if rs.thresholds and rs.method == "graph":  # figures of pass 2, completed after the merge
+            frags, parts = [], []
+            for box in boxes:
+                f, part = _patches(plan, box, urban)
+                frags.append(f)
+                parts.append(part)
             per_vintage = [_decide(plan, boxes, [f[v] for f in frags]) for v in range(nv)]
             del frags
-            decided = [[(pv[0][i], pv[1][i]) for pv in per_vintage] for i in range(len(boxes))]
+            for i, part in enumerate(parts):
+                done = _resolve(plan, part, [(pv[0][i], pv[1][i]) for pv in per_vintage])
+                _add(artif, zone_artif, done.pindex, done.per_parcel, done.per_commune)
+            return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
+        if rs.thresholds:  # version 1: GDAL's sieve over the area, file to file
+            stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache_bytes(area.width, files=2 * nv)))
+            sieved = stack.enter_context(
+                AreaSieve(
+                    area,
+                    crs=g.crs,
+                    transform=g.transform,
+                    vintages=nv,
+                    patch_px=plan.patch_px,
+                    built_px=plan.built_px,
+                )
+            )
+            for box in boxes:
+                _categories(plan, box, urban, sieved)
+            sieved.run()
         if not rs.thresholds and nv == 1 and plan.communes is None:  # figures follow from the counts
             artif = [_pixel_artif(counts[0], urban[0])]
             zone_artif = [np.bincount(plan.commune_of, weights=artif[0], minlength=nz).astype(np.int64)]
             return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
-        nl = 4 if nv == 2 else 1
-        artif = [np.zeros(n, np.int64) for _ in range(nl)]
-        zone_artif = [np.zeros(nz, np.int64) for _ in range(nl)]
-        for i, box in enumerate(boxes):
-            pindex, pp, pc = _figures(plan, box, urban, None if decided is None else decided[i])
-            rows = np.r_[0, pindex + 1]
-            for j in range(nl):
-                artif[j][rows] += pp[j]
-                zone_artif[j] += pc[j]
+        for box in boxes:
+            _add(artif, zone_artif, *_figures(plan, box, urban, sieved))
     return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
+
+
+def _add(
+    artif: list[np.ndarray],
+    zone_artif: list[np.ndarray],
+    pindex: np.ndarray,
+    per_parcel: list[np.ndarray],
+    per_commune: list[np.ndarray],
+) -> None:
+    """Add one window's figures (local parcel rows ``pindex``) to the area's."""
+    rows = np.r_[0, pindex + 1]
+    for j in range(len(artif)):
+        artif[j][rows] += per_parcel[j]
+        zone_artif[j] += per_commune[j]
 
 
 def _pixel_artif(counts: np.ndarray, urban: np.ndarray) -> np.ndarray:

@@ -204,3 +204,16 @@ def test_small_communes_carry_the_patch_rule_caveat(demo: dict[str, Any], pages:
     assert (
         _caveats(big.row) == [] and _caveats({**big.row, "regles": "cosia-2023-pixel", "surface_ha": 1}) == []
     )
+
+
+def test_the_caveat_looks_the_rule_set_up_by_name_and_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table of ``cosia-2023-v2`` says ``cosia-2023`` version 2: its caveat uses version 2."""
+    from costa.report.build import _caveats
+    from costa.zan.rules import RULESETS, RuleSet
+
+    v2 = RuleSet("cosia-2023", 2, thresholds=True, patch_m2=100.0, method="graph")
+    monkeypatch.setitem(RULESETS, "cosia-2023-v2", v2)
+    row = {"regles": "cosia-2023", "surface_ha": 0.05}
+    assert "seuil de 100 m²" in _caveats({**row, "regles_version": 2})[0]
+    assert "seuil de 2\u202f500 m²" in _caveats({**row, "regles_version": 1})[0]
+    assert _caveats({**row, "regles_version": 9}) == []

@@ -251,3 +251,75 @@ def test_pixel_figures_from_counts_equal_the_figures_pass(inputs: dict[str, Path
     )
     pd.testing.assert_frame_equal(one.communes, two.communes[one.communes.columns], check_exact=True)
     pd.testing.assert_series_equal(one.parcelles.artif_m2, two.parcelles.artif_m2, check_exact=True)
+
+
+def _v1_in_memory(inputs: dict[str, Path], area: Box) -> list[np.ndarray]:
+    """Per-parcel artificialised pixels (new, old, gained, lost) of version 1 over ``area`` at once."""
+    from costa.zan.compute import read_parcels, zone_ids
+    from costa.zan.rules import artificialised, class_counts, urban_usage
+
+    gp = read_parcels(inputs["parcels"])
+    out = []
+    for key in ("new", "old"):
+        with rasterio.open(inputs[key]) as ds:
+            lab = ds.read(1, window=area.window())
+            ids = zone_ids(gp, ds.crs, lab.shape, area.transform(ds.transform))
+        urban = urban_usage(class_counts(ids, lab, len(gp)), 0.04)
+        out.append(artificialised(lab, urban[ids], RULESETS["cosia-2023"], 0.04))
+    layers = [*out, out[0] & ~out[1], out[1] & ~out[0]]
+    return [np.bincount(ids[a], minlength=len(gp) + 1)[1:] for a in layers]
+
+
+@pytest.mark.parametrize(
+    ("window", "area"), [(64, None), (37, None), (4096, None), (64, Box(100, 50, 400, 500))]
+)
+def test_v1_by_windows_is_the_gdal_sieve_over_the_whole_area(
+    inputs: dict[str, Path], window: int, area: Box | None
+) -> None:
+    """Version 1 sieves the area file to file: the tables of one in-memory sieve, for any window."""
+    res = compute(
+        inputs["new"],
+        inputs["parcels"],
+        landcover_before=inputs["old"],
+        rules="cosia-2023",
+        window=window,
+        area=area,
+    )
+    new, old, gained, lost = _v1_in_memory(inputs, area or Box(0, 0, N, N))
+    p = res.parcelles
+    for column, expected in (
+        ("artif_m2", new),
+        ("flux_artif_m2", gained),
+        ("flux_desartif_m2", lost),
+    ):
+        np.testing.assert_array_equal(np.rint(p[column].to_numpy() / 0.04).astype(int), expected)
+    assert (res.communes.regles_version == 1).all()
+    assert new.sum() > 0 and gained.sum() > 0 and old.sum() > 0
+
+
+def test_undecided_pixels_group_the_same_with_or_without_one_integer_key(
+    inputs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v2 counts the pixels its windows cannot decide after the merge, grouped on one integer
+    key, or row-wise when the key would overflow: the same tables either way."""
+    import costa.zan.windowed as windowed
+
+    def run() -> tuple[pd.DataFrame, pd.DataFrame]:
+        new, old = inputs["new"], inputs["old"]
+        return tables(compute(new, inputs["parcels"], landcover_before=old, rules="cosia-2023-v2", window=64))
+
+    keyed = run()
+    monkeypatch.setattr(windowed, "_KEY_LIMIT", 0)
+    rowwise = run()
+    pd.testing.assert_frame_equal(keyed[0], rowwise[0], check_exact=True)
+    pd.testing.assert_frame_equal(keyed[1], rowwise[1], check_exact=True)
+
+
+def test_v1_on_an_area_under_its_patch_threshold_is_one_clean_error(inputs: dict[str, Path]) -> None:
+    """GDAL's sieve refuses a threshold larger than its raster: one line naming the way out."""
+    from costa.errors import SourceError
+
+    with pytest.raises(SourceError, match=r"under the 62,500-pixel patch threshold .* --rules cosia-2023-v2"):
+        compute(inputs["new"], inputs["parcels"], rules="cosia-2023", area=Box(0, 0, 200, 200))
+    small = compute(inputs["new"], inputs["parcels"], rules="cosia-2023-v2", area=Box(0, 0, 200, 200))
+    assert small.communes.surface_ha.sum() > 0
