@@ -65,9 +65,7 @@ def load_state_dict(path: str | Path) -> dict[str, Any]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling refused or not a torch file
-        raise ModelError(
-            f"{path} is not a weights-only torch checkpoint ({first_line(e, 160)})"
-        ) from None
+        raise ModelError(f"{path} is not a weights-only torch checkpoint ({first_line(e, 160)})") from None
     sd = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(sd, dict) or not sd:
         raise ModelError(f"{path} holds no state_dict of tensors")

@@ -53,7 +53,8 @@ EQUATOR = 2 * math.pi * 6378137.0
 MAX_ZOOM = 24
 _T = TypeVar("_T")
 CACHE_MB = 64
-"""GDAL's block cache while tiling (MB): peak memory stays flat whatever the raster's size."""
+"""GDAL's block cache while tiling (MB; ``rasterio.Env`` takes bytes): memory stays flat whatever
+the raster's size."""
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ def _block_tiles(b: _Block, lut: np.ndarray) -> list[tuple[int, int, bytes]]:
     opts = {} if b.overview is None else {"overview_level": b.overview}
     # rasterio's environment is per thread: each worker enters its own (as rasterio's docs advise).
     with (
-        rasterio.Env(GDAL_CACHEMAX=CACHE_MB),
+        rasterio.Env(GDAL_CACHEMAX=CACHE_MB << 20),
         rasterio.open(b.path, **opts) as src,
         WarpedVRT(
             src,
@@ -331,7 +332,7 @@ def write_pmtiles(
     lut = _lut()
     count = 0
     # Each source block is read about once per zoom: a larger cache only grows with the raster.
-    with rasterio.Env(GDAL_CACHEMAX=CACHE_MB), atomic_path(out, ".pmtiles") as tmp, tmp.open("wb") as f:
+    with rasterio.Env(GDAL_CACHEMAX=CACHE_MB << 20), atomic_path(out, ".pmtiles") as tmp, tmp.open("wb") as f:
         writer = Writer(f)  # type: ignore[no-untyped-call]
         try:
             for z in range(low, top + 1):

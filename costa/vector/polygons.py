@@ -216,9 +216,7 @@ def _zones(communes: str | Path, crs: Any) -> tuple[Any, list[str]]:
     try:
         gc = gpd.read_file(communes)
     except Exception as e:
-        raise SourceReadError(
-            file_error(communes, e)
-        ) from None
+        raise SourceReadError(file_error(communes, e)) from None
     field = next((f for f in _COMMUNE_CODES if f in gc.columns), None)
     if field is None or gc.crs is None:
         raise SourceError(
