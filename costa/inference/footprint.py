@@ -33,6 +33,7 @@ __all__ = [
     "PIPELINE_PX_BYTES",
     "PROBE",
     "RUNTIME_MB",
+    "SMALL_CONSTANT",
     "WEIGHT_COPIES",
     "Footprint",
     "estimate",
@@ -49,6 +50,9 @@ WEIGHT_COPIES = 6
 """Copies of the weights a predicting process holds (file bytes, two sessions, pre-packing)."""
 PROBE = 512
 """Input side (px) at which shapes are inferred; activations scale with the pixel count."""
+SMALL_CONSTANT = 1024
+"""Initializers up to this many bytes keep their values for shape inference (a resnet34 U-Net's
+graph is inferred in 4 ms instead of 0.6 s without its weights)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,9 @@ def live_bytes_per_px(model_bytes: bytes, probe: int = PROBE) -> float | None:
     proto = onnx.load_model_from_string(model_bytes)
     graph = proto.graph
     weights = {i.name for i in graph.initializer}
+    for init in graph.initializer:  # shape inference copies the weights: keep only small
+        if len(init.raw_data) > SMALL_CONSTANT:  # constants (shapes, axes) it may need
+            init.ClearField("raw_data")
     inputs = [i for i in graph.input if i.name not in weights]
     for inp in inputs:
         for axis, dim in enumerate(inp.type.tensor_type.shape.dim):
