@@ -14,7 +14,7 @@ from costa.cli._common import (
     out,
 )
 from costa.errors import OptionError
-from costa.zan.windowed import DEFAULT_WINDOW
+from costa.zan.windows import DEFAULT_WINDOW
 
 zan_app = typer.Typer(no_args_is_help=True, help="ZAN figures per parcel and commune.")
 app.add_typer(zan_app, name="zan")

@@ -19,7 +19,8 @@ from costa.nomenclature import CLASSES
 from costa.tiling.tiles import Box
 from costa.zan.rules import RULESETS, RuleSet, parcel_status
 from costa.zan.schema import ARTIF, COUNT_FIELDS
-from costa.zan.windowed import Grid, Measure, Plan, Zones, landcover_source, measure, open_grid
+from costa.zan.windowed import Measure, measure
+from costa.zan.windows import Grid, Plan, Zones, landcover_source, open_grid
 
 __all__ = [
     "ZanResult",
@@ -175,7 +176,7 @@ def compute(
         rules: rule set name (see :data:`costa.zan.RULESETS`).
         year: vintage of ``landcover`` (default: its ``YEAR`` tag).
         year_before: vintage of ``landcover_before`` (default: its ``YEAR`` tag).
-        window: window side in pixels (default :data:`costa.zan.windowed.DEFAULT_WINDOW`).
+        window: window side in pixels (default :data:`costa.zan.windows.DEFAULT_WINDOW`).
         area: pixel box of the raster to measure (default: all of it); patches end at its edge.
 
     Examples:

@@ -14,7 +14,7 @@ from rasterio.transform import from_origin
 from costa.tiling.tiles import Box
 from costa.zan.compute import compute
 from costa.zan.rules import RULESETS, absorb_small_patches
-from costa.zan.windowed import plan_windows
+from costa.zan.windows import plan_windows
 from tests.conftest import assert_clean_error, costa, write_raster
 
 N = 640  # 128 m × 128 m at 20 cm: 1.6 ha, so 2,500 m² patches (62,500 px) both exist and matter
@@ -302,14 +302,14 @@ def test_undecided_pixels_group_the_same_with_or_without_one_integer_key(
 ) -> None:
     """v2 counts the pixels its windows cannot decide after the merge, grouped on one integer
     key, or row-wise when the key would overflow: the same tables either way."""
-    import costa.zan.windowed as windowed
+    import costa.zan.patches as patches
 
     def run() -> tuple[pd.DataFrame, pd.DataFrame]:
         new, old = inputs["new"], inputs["old"]
         return tables(compute(new, inputs["parcels"], landcover_before=old, rules="cosia-2023-v2", window=64))
 
     keyed = run()
-    monkeypatch.setattr(windowed, "_KEY_LIMIT", 0)
+    monkeypatch.setattr(patches, "_KEY_LIMIT", 0)
     rowwise = run()
     pd.testing.assert_frame_equal(keyed[0], rowwise[0], check_exact=True)
     pd.testing.assert_frame_equal(keyed[1], rowwise[1], check_exact=True)
