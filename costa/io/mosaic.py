@@ -284,9 +284,7 @@ class MosaicSource:
             for at, dalle in self._index[name].meeting(box):
                 part = at.intersect(box)
                 try:
-                    px, ok = _read_dalle(
-                        dalle.path, bands, Box(part.row - at.row, part.col - at.col, part.height, part.width)
-                    )
+                    px, ok = _read_dalle(dalle.path, bands, part.relative_to(at))
                 except SourceReadError as e:
                     if at.intersect(own).height and at.intersect(own).width:
                         raise

@@ -22,7 +22,6 @@ from costa.io.writer import write_cog
 from costa.jobs.energy import gpu_count
 from costa.jobs.manifest import sha256_file
 from costa.tiling.chunks import Chunk, split_chunk
-from costa.tiling.tiles import Box
 
 __all__ = ["ChunkResult", "ChunkTask", "run_chunk"]
 
@@ -100,9 +99,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             source,
             model,
             split_chunk(task.chunk, task.options.chunk),  # bands of the dalle, streamed
-            lambda box, labels, conf: write(
-                Box(box.row - core.row, box.col - core.col, box.height, box.width), labels, conf
-            ),
+            lambda box, labels, conf: write(box.relative_to(core), labels, conf),
             batch=settle(task.options, model.card, model.provider).batch,
             confidence=task.options.confidence,
             read=lambda c: source.read(c.read, own=core),

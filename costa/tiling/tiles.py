@@ -86,8 +86,16 @@ class Box:
 
     def slices(self, origin: Box | None = None) -> tuple[slice, slice]:
         """Row and column slices of this box, relative to ``origin``'s top-left corner."""
-        r0, c0 = (origin.row, origin.col) if origin else (0, 0)
-        return (slice(self.row - r0, self.row_stop - r0), slice(self.col - c0, self.col_stop - c0))
+        b = self.relative_to(origin) if origin else self
+        return (slice(b.row, b.row_stop), slice(b.col, b.col_stop))
+
+    def relative_to(self, origin: Box) -> Box:
+        """The same pixels, counted from ``origin``'s top-left corner (a window inside a file of ``origin``).
+
+        >>> Box(5, 7, 2, 3).relative_to(Box(4, 4, 10, 10))
+        Box(row=1, col=3, height=2, width=3)
+        """
+        return Box(self.row - origin.row, self.col - origin.col, self.height, self.width)
 
     def union(self, other: Box) -> Box:
         """Smallest box holding both."""

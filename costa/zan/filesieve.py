@@ -122,7 +122,7 @@ class AreaSieve:
 
     def write(self, box: Box, v: int, cat: np.ndarray, built: np.ndarray) -> None:
         """Categories (0/1/2) and built mask (0/1) of window ``box`` for vintage ``v``."""
-        w = Box(box.row - self.area.row, box.col - self.area.col, box.height, box.width).window()
+        w = box.relative_to(self.area).window()
         self._dataset(f"cat_{v}", "w").write(cat, 1, window=w)
         self._dataset(f"built_{v}", "w").write(built, 1, window=w)
 
@@ -156,7 +156,7 @@ class AreaSieve:
 
     def read(self, box: Box, v: int) -> tuple[np.ndarray, np.ndarray]:
         """Sieved categories and sieved built mask of window ``box`` for vintage ``v``."""
-        w = Box(box.row - self.area.row, box.col - self.area.col, box.height, box.width).window()
+        w = box.relative_to(self.area).window()
         cat: np.ndarray = self._dataset(f"cat_s_{v}", "r").read(1, window=w)
         built: np.ndarray = self._dataset(f"built_s_{v}", "r").read(1, window=w)
         return cat, built
