@@ -109,12 +109,11 @@ class AreaSieve:
     def _path(self, what: str, v: int) -> Path:
         return self.folder / f"{what}_{v}.tif"
 
-    def _dataset(self, name: str, mode: str) -> Any:
-        if name not in self._open:
-            self._open[name] = rasterio.open(
-                self.folder / f"{name}.tif", mode, **(self.profile if mode == "w" else {})
-            )
-        return self._open[name]
+    def _dataset(self, what: str, v: int, mode: str) -> Any:
+        path = self._path(what, v)
+        if path.name not in self._open:
+            self._open[path.name] = rasterio.open(path, mode, **(self.profile if mode == "w" else {}))
+        return self._open[path.name]
 
     def _close(self) -> None:
         while self._open:
@@ -123,8 +122,8 @@ class AreaSieve:
     def write(self, box: Box, v: int, cat: np.ndarray, built: np.ndarray) -> None:
         """Categories (0/1/2) and built mask (0/1) of window ``box`` for vintage ``v``."""
         w = box.relative_to(self.area).window()
-        self._dataset(f"cat_{v}", "w").write(cat, 1, window=w)
-        self._dataset(f"built_{v}", "w").write(built, 1, window=w)
+        self._dataset("cat", v, "w").write(cat, 1, window=w)
+        self._dataset("built", v, "w").write(built, 1, window=w)
 
     def run(self) -> None:
         """Sieve every written raster (closing the writers first).
@@ -157,6 +156,6 @@ class AreaSieve:
     def read(self, box: Box, v: int) -> tuple[np.ndarray, np.ndarray]:
         """Sieved categories and sieved built mask of window ``box`` for vintage ``v``."""
         w = box.relative_to(self.area).window()
-        cat: np.ndarray = self._dataset(f"cat_s_{v}", "r").read(1, window=w)
-        built: np.ndarray = self._dataset(f"built_s_{v}", "r").read(1, window=w)
+        cat: np.ndarray = self._dataset("cat_s", v, "r").read(1, window=w)
+        built: np.ndarray = self._dataset("built_s", v, "r").read(1, window=w)
         return cat, built
