@@ -54,10 +54,10 @@ class Model:
     sha256: str
     fused: bool = True
     """Run normalisation and argmax inside the graph (:meth:`classify`); False: numpy reference."""
-    _fused_sessions: dict[tuple[str, bool], ort.InferenceSession] = field(
+    _fused_sessions: dict[tuple[str, bool, bool], ort.InferenceSession] = field(
         default_factory=dict, repr=False, compare=False
     )
-    """Optimised sessions by (raw dtype, confidence); ``("", False)`` is the network as exported."""
+    """Optimised sessions by (raw dtype, confidence, masked); ``("", False, False)``: the network as is."""
 
     @functools.cached_property
     def footprint(self) -> Footprint | None:
@@ -79,9 +79,9 @@ class Model:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Logits ``(N, K, H, W)`` for a normalised float32 batch ``(N, C, H, W)``."""
-        sess = self._fused_sessions.get(("", False))
+        sess = self._fused_sessions.get(("", False, False))
         if sess is None:
-            sess = self._fused_sessions[("", False)] = self._optimised(self._unchanged_bytes())
+            sess = self._fused_sessions[("", False, False)] = self._optimised(self._unchanged_bytes())
         inp = sess.get_inputs()[0].name
         (out,) = sess.run(None, {inp: x.astype(self.input_dtype, copy=False)})
         return np.asarray(out)
@@ -98,16 +98,23 @@ class Model:
 
         The same values as normalising, :meth:`run` and an argmax in numpy, computed by ONNX
         Runtime in a graph edited at first use (:func:`costa.inference.fused.fuse`). ``valid``
-        ``(N, H, W)`` marks the pixels to use; the others are fed as the normalised mean.
+        ``(N, H, W)`` marks the pixels to use; the others are fed as the normalised mean. Batches
+        run the graph without the mask (:func:`~costa.inference.fused.fuse`, ``masked=False``)
+        until the first one with a no-data pixel.
         """
-        key = (raw.dtype.str, confidence)
+        dtype = raw.dtype.str
+        masked = (dtype, confidence, True) in self._fused_sessions or not valid.all()
+        key = (dtype, confidence, masked)
         sess = self._fused_sessions.get(key)
         if sess is None:
             from costa.inference.fused import fuse
 
-            fused = fuse(self._unchanged_bytes(), self.card, raw.dtype, confidence=confidence)
+            # one form at a time: once a batch has no-data pixels, the masked form serves every
+            # later batch and the unmasked one is freed (its weights are a second copy)
+            self._fused_sessions.pop((dtype, confidence, False), None)
+            fused = fuse(self._unchanged_bytes(), self.card, raw.dtype, confidence=confidence, masked=masked)
             sess = self._fused_sessions[key] = self._optimised(fused)
-        out = sess.run(None, {"raw": raw, "valid": valid[:, None]})
+        out = sess.run(None, {"raw": raw, "valid": valid[:, None]} if masked else {"raw": raw})
         return np.asarray(out[0]), (np.asarray(out[1]) if confidence else None)
 
     def _unchanged_bytes(self) -> bytes:

@@ -80,3 +80,24 @@ def test_inference_path_never_imports_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unmasked_form_until_first_no_data_batch(tiny_model: Path) -> None:
+    """All-valid batches run the graph without the mask, exactly; no-data switches for good."""
+    model = open_model(tiny_model)
+    raw = structured_image(5, 64, 96)[None]
+    full = np.ones((1, 64, 96), bool)
+    holed = full.copy()
+    holed[0, 10:30, 20:50] = False
+    reference = _reference(model)
+    want_full = model.card.lut[reference.run(model.card.normalize(raw[0], full[0])[None])[0].argmax(0)]
+    want_holed = model.card.lut[reference.run(model.card.normalize(raw[0], holed[0])[None])[0].argmax(0)]
+    forms = lambda: sorted(k[2] for k in model._fused_sessions)  # noqa: E731
+    assert np.array_equal(model.classify(raw, full)[0][0], want_full)
+    assert forms() == [False]
+    unmasked = next(iter(model._fused_sessions.values()))
+    assert [i.name for i in unmasked.get_inputs()] == ["raw"]
+    assert np.array_equal(model.classify(raw, holed)[0][0], want_holed)
+    assert forms() == [True]  # the unmasked form is freed: one copy of the weights at a time
+    assert np.array_equal(model.classify(raw, full)[0][0], want_full)
+    assert forms() == [True]
