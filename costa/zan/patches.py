@@ -226,12 +226,15 @@ def _partial(plan: Plan, w: Pixels, states: list[_State]) -> Partial:
     """Count the decided pixels of a window per parcel and commune; list the others."""
     artif = []
     und = np.zeros(w.pid.shape, bool)
-    from costa.zan.kernels import pixel_states  # one compiled sweep instead of two gathers
-
     for st in states:
-        state = pixel_states(st.comp, st.known, st.built, st.b_known)
-        artif.append(state == 1)
-        und |= state < 0
+        fa = st.known[st.comp]
+        yes, unsure = fa == 1, fa < 0
+        at = np.flatnonzero(st.built)  # built pixels: the only ones a built patch can decide
+        fb = st.b_known[st.built.ravel()[at]]
+        yes.ravel()[at] |= fb == 1
+        unsure.ravel()[at] |= fb < 0
+        artif.append(yes)
+        und |= ~yes & unsure
     decided = ~und
     layers = list(artif)
     if len(artif) == 2:

@@ -72,17 +72,17 @@ def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np
     w = load(plan, box)
     k, nz = len(w.pindex) + 1, plan.n_communes + 1
     pcounts, ccounts = [], []
-    from costa.zan.kernels import class_counts  # one compiled sweep, no int64 codes per pixel
-
     for lab in w.labels:
-        pcounts.append(class_counts(w.pid, lab, k))
+        pcounts.append(np.bincount((w.pid.astype(np.int64) * N_CODES + lab).ravel(), minlength=k * N_CODES))
         if w.cid is None:  # communes made of parcels: sum the parcels' counts
             by_commune = np.zeros((nz, N_CODES), np.int64)
-            np.add.at(by_commune, w.communes_of_parcels, pcounts[-1])
+            np.add.at(by_commune, w.communes_of_parcels, pcounts[-1].reshape(k, N_CODES))
             ccounts.append(by_commune)
         else:
-            ccounts.append(class_counts(w.cid, lab, nz))
-    return w.pindex, pcounts, ccounts
+            ccounts.append(
+                np.bincount((w.cid.astype(np.int64) * N_CODES + lab).ravel(), minlength=nz * N_CODES)
+            )
+    return w.pindex, [c.reshape(k, N_CODES) for c in pcounts], [c.reshape(nz, N_CODES) for c in ccounts]
 
 
 # --------------------------------------------------------------------------- pass 3: figures
