@@ -90,8 +90,11 @@ def test_unmasked_form_until_first_no_data_batch(tiny_model: Path) -> None:
     holed = full.copy()
     holed[0, 10:30, 20:50] = False
     reference = _reference(model)
-    want_full = model.card.lut[reference.run(model.card.normalize(raw[0], full[0])[None])[0].argmax(0)]
-    want_holed = model.card.lut[reference.run(model.card.normalize(raw[0], holed[0])[None])[0].argmax(0)]
+
+    def want(valid: np.ndarray) -> np.ndarray:
+        return model.card.lut[reference.run(model.card.normalize(raw[0], valid[0])[None])[0].argmax(0)]
+
+    want_full, want_holed = want(full), want(holed)
     forms = lambda: sorted(k[2] for k in model._fused_sessions)  # noqa: E731
     assert np.array_equal(model.classify(raw, full)[0][0], want_full)
     assert forms() == [False]
