@@ -15,6 +15,7 @@ four pixels are all no data); on a tie, GDAL's rule (the code that first reaches
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,18 +49,45 @@ def mode2(a: np.ndarray) -> np.ndarray:
     """Mode of every 2×2 block of ``(..., h, w)`` codes (0 = no data), odd edges padded as no data.
 
     GDAL's rule, so overviews match ``gdaladdo -r mode``: reading the block in order and
-    counting, the code that first reaches the highest count wins.
+    counting, the code that first reaches the highest count wins. Class codes (0–16) are
+    looked up in a table of every 2×2 block, built once with the same rule (3× faster than
+    counting); other values (the confidence band) are counted.
 
     >>> mode2(np.array([[3, 5, 0, 0], [5, 1, 0, 7]], np.uint8))
     array([[5, 7]], dtype=uint8)
     >>> mode2(np.array([[2, 3], [3, 2]], np.uint8))  # a tie: 3 reaches two votes first
     array([[3]], dtype=uint8)
+    >>> mode2(np.array([[90, 3], [90, 3]], np.uint8))  # not a class code: counted
+    array([[90]], dtype=uint8)
     """
     h, w = a.shape[-2:]
     if h % 2 or w % 2:
         pad = [(0, 0)] * (a.ndim - 2) + [(0, h % 2), (0, w % 2)]
         a = np.pad(a, pad)
     quad = [a[..., i::2, j::2] for i in (0, 1) for j in (0, 1)]
+    if a.size and int(a.max()) < _CODES:
+        key = quad[0].astype(np.uint32)
+        for q in quad[1:]:
+            key *= _CODES
+            key += q
+        return _mode_table()[key]
+    return _counted_mode(quad)
+
+
+_CODES = 17
+"""Values the lookup table covers: no data (0) and the 16 class codes."""
+
+
+@functools.cache
+def _mode_table() -> np.ndarray:
+    """The mode of every 2×2 block of values below ``_CODES``, by key ``((a·17 + b)·17 + c)·17 + d``."""
+    v = np.arange(_CODES, dtype=np.uint8)
+    quad = [g.ravel() for g in np.meshgrid(v, v, v, v, indexing="ij")]
+    return _counted_mode(quad)
+
+
+def _counted_mode(quad: Sequence[np.ndarray]) -> np.ndarray:
+    """GDAL's mode of the 2×2 blocks whose four pixels, in reading order, are ``quad``."""
     best = quad[0].copy()
     best_count = (quad[0] != 0).view(np.uint8).copy()
     for p in range(1, 4):

@@ -27,6 +27,9 @@ OPTS = PredictOptions(tile=128, halo=32, chunk=160, confidence=True)
 """Small tiles and chunks: about 30 chunks over 700 × 900 px, several in flight."""
 
 
+GRID = {"crs": "EPSG:2154", "transform": rasterio.Affine(0.2, 0, 800000, 0, -0.2, 6500000)}
+
+
 def _serial(
     items: Sequence[Any],
     read: Callable[..., Any],
@@ -92,6 +95,25 @@ def test_mode2_is_a_majority_ignoring_nodata() -> None:
     a = np.array([[1, 1, 2, 0], [1, 3, 0, 0]], np.uint8)
     assert mode2(a).tolist() == [[1, 2]]
     assert mode2(np.zeros((3, 3), np.uint8)).shape == (2, 2)
+
+
+def test_mode2_equals_gdal_mode_on_every_block_of_class_codes(tmp_path: Path) -> None:
+    # all 17**4 = 289**2 blocks of codes 0-16 (the lookup table), then confidence-like values (counted)
+    v = np.arange(17, dtype=np.uint8)
+    a, b, c, d = (g.reshape(289, 289) for g in np.meshgrid(v, v, v, v, indexing="ij"))
+    codes = np.zeros((578, 578), np.uint8)
+    codes[0::2, 0::2], codes[0::2, 1::2], codes[1::2, 0::2], codes[1::2, 1::2] = a, b, c, d
+    pct = np.random.default_rng(0).choice(np.array([0, 40, 41, 100], np.uint8), codes.shape)
+    path = tmp_path / "codes.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=578, height=578, count=2, dtype="uint8", nodata=0, **GRID
+    ) as ds:
+        ds.write(np.stack([codes, pct]))
+        ds.build_overviews([2], rasterio.enums.Resampling.mode)
+    with rasterio.open(path, overview_level=0) as ov:
+        gdal = ov.read()
+    assert np.array_equal(mode2(codes), gdal[0])
+    assert np.array_equal(mode2(pct), gdal[1])
 
 
 def test_pyramid_decimates_each_cell_once_when_complete() -> None:
