@@ -41,9 +41,7 @@ def test_an_error_while_writing_leaves_nothing(tmp_path: Path) -> None:
     out = tmp_path / "lc.tif"
     with (
         pytest.raises(RuntimeError, match="model failed"),
-        write_cog(
-            out, crs="EPSG:2154", transform=T, width=64, height=64, confidence=False, tags={}
-        ) as w,
+        write_cog(out, crs="EPSG:2154", transform=T, width=64, height=64, confidence=False, tags={}) as w,
     ):
         w(Box(0, 0, 32, 64), _labels(32, 64))
         raise RuntimeError("model failed")
