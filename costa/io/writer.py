@@ -2,9 +2,10 @@
 
 Pixels are written block by block into a hidden temporary GeoTIFF next to the output while
 the overviews (resampled by *mode*) are built from the finished blocks
-(:mod:`costa.io.overviews`); GDAL's COG driver then copies both into a COG (deflate,
-512-px blocks, compressed on every core), which is renamed over the output. A crash at
-any point leaves no file at the output path.
+(:mod:`costa.io.overviews`) into one temporary GeoTIFF per level; GDAL compresses each block
+once (deflate, 512-px blocks, on every core) as it is written, and :mod:`costa.io.cogfile`
+lays the compressed tiles out as a COG, which is renamed over the output. A crash at any
+point leaves no file at the output path.
 
 Band 1 holds class codes (0 = no data) with the nomenclature's colormap and class names
 as band metadata (``CLASS_<code>=<name>`` and ``CLASSES`` as JSON, readable with
@@ -27,13 +28,13 @@ from xml.sax.saxutils import escape
 import numpy as np
 import rasterio
 import rasterio.shutil
-from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 from rasterio.transform import Affine
 
 from costa.errors import CostaError, OutputError, file_error
 from costa.io.atomic import atomic_path, temp_name
 from costa.io.catalog import describe_cog
+from costa.io.cogfile import assemble
 from costa.io.overviews import Pyramid, overview_factors
 from costa.nomenclature import CLASSES, NODATA, colormap
 from costa.tiling.tiles import Box
@@ -79,30 +80,28 @@ def write_cog(
     Yields a function ``write(box, labels, conf=None)`` taking uint8 arrays for ``box``; call
     it from one thread at a time. Each call also decimates the overview cells the box
     completes (:mod:`costa.io.overviews`), so once the last block is in, only the COG's
-    final copy is left: GDAL's COG driver, compressing on every core, takes the blocks and
-    the ready overviews as they are.
+    assembly is left: a copy of tiles already compressed (:func:`costa.io.cogfile.assemble`).
     """
     out = check_writable(out)
     count = 2 if confidence else 1
     factors = overview_factors(width, height, BLOCK)
     tmp = temp_name(out, ".blocks.tif")
     levels = [temp_name(out, f".ovr{f}.tif") for f in factors]
-    vrt = temp_name(out, ".vrt")
     try:
         with contextlib.ExitStack() as stack:
             dst = stack.enter_context(
                 rasterio.open(tmp, "w+", **_scratch(width, height, count, crs, transform))
             )
-            ovr = [
-                stack.enter_context(
-                    rasterio.open(
-                        p,
-                        "w",
-                        **_scratch(-(-width // f), -(-height // f), count, crs, transform * Affine.scale(f)),
-                    )
+            _describe(dst, tags)
+            ovr = []
+            for p, f in zip(levels, factors, strict=True):
+                level = rasterio.open(
+                    p,
+                    "w",
+                    **_scratch(-(-width // f), -(-height // f), count, crs, transform * Affine.scale(f)),
                 )
-                for p, f in zip(levels, factors, strict=True)
-            ]
+                ovr.append(stack.enter_context(level))
+                level.write_colormap(1, colormap())
             pyramid = Pyramid(dst, ovr, factors)
 
             def write(box: Box, labels: np.ndarray, conf: np.ndarray | None = None) -> None:
@@ -114,20 +113,8 @@ def write_cog(
 
             yield write
             pyramid.finish()
-        _cog_vrt(
-            vrt, tmp, levels, count=count, width=width, height=height, crs=crs, transform=transform, tags=tags
-        )
         with atomic_path(out, ".tif") as tmp_cog:
-            rasterio.shutil.copy(
-                vrt,
-                tmp_cog,
-                driver="COG",
-                COMPRESS="DEFLATE",
-                BLOCKSIZE=BLOCK,
-                OVERVIEWS="FORCE_USE_EXISTING" if factors else "NONE",
-                NUM_THREADS="ALL_CPUS",
-                BIGTIFF="IF_SAFER",
-            )
+            assemble(tmp_cog, tmp, levels)
         describe_cog(out)  # category names, .qml and STAC Item beside the COG (costa.io.catalog)
     except RasterioError as e:
         raise OutputError(file_error(out, e, doing="write")) from None
@@ -136,7 +123,7 @@ def write_cog(
             raise
         raise OutputError(file_error(out, e, doing="write")) from None
     finally:
-        for p in (tmp, *levels, vrt):
+        for p in (tmp, *levels):
             p.unlink(missing_ok=True)
 
 
@@ -145,7 +132,7 @@ BLOCK = 512
 
 
 def _scratch(width: int, height: int, count: int, crs: Any, transform: Affine) -> dict[str, Any]:
-    """Profile of a scratch raster: tiled like the COG, compressed for speed (zstd level 1)."""
+    """Profile of a scratch raster: tiled and compressed as the COG (its tiles are copied as they are)."""
     return dict(
         driver="GTiff",
         width=width,
@@ -157,60 +144,21 @@ def _scratch(width: int, height: int, count: int, crs: Any, transform: Affine) -
         tiled=True,
         blockxsize=BLOCK,
         blockysize=BLOCK,
-        compress="zstd",
-        zstd_level=1,
+        nodata=NODATA,
+        compress="deflate",
+        num_threads="all_cpus",
         bigtiff="if_safer",
     )
 
 
-def _cog_vrt(
-    path: Path,
-    base: Path,
-    levels: list[Path],
-    *,
-    count: int,
-    width: int,
-    height: int,
-    crs: Any,
-    transform: Any,
-    tags: Mapping[str, str],
-) -> None:
-    """A VRT over the scratch rasters: the class map's metadata, and the ready overviews."""
-
-    def mdi(items: Mapping[str, str]) -> str:
-        return "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>' for k, v in items.items())
-
-    def src(p: Path, b: int) -> str:
-        return (
-            f'<SourceFilename relativeToVRT="1">{escape(p.name)}</SourceFilename><SourceBand>{b}</SourceBand>'
-        )
-
-    entries = "".join(
-        f'<Entry c1="{r}" c2="{g}" c3="{bl}" c4="{a}"/>' for _, (r, g, bl, a) in sorted(colormap().items())
-    )
-    bands = []
-    for b in range(1, count + 1):
-        first = b == 1
-        desc = (
-            "classe d'occupation du sol (CoSIA, 16 classes)" if first else "confiance (probabilité max., %)"
-        )
-        palette = f"<ColorInterp>Palette</ColorInterp><ColorTable>{entries}</ColorTable>" if first else ""
-        meta = f"<Metadata>{mdi(class_tags())}</Metadata>" if first else ""
-        size = f'xOff="0" yOff="0" xSize="{width}" ySize="{height}"'
-        rect = f"<SrcRect {size}/><DstRect {size}/>"
-        overviews = "".join(f"<Overview>{src(p, b)}</Overview>" for p in levels)
-        bands.append(
-            f'<VRTRasterBand dataType="Byte" band="{b}"><Description>{escape(desc)}</Description>'
-            f"<NoDataValue>{NODATA}</NoDataValue>{palette}{meta}"
-            f"<SimpleSource>{src(base, b)}{rect}</SimpleSource>{overviews}</VRTRasterBand>"
-        )
-    gt = ", ".join(repr(v) for v in transform.to_gdal())
-    srs = f"<SRS>{escape(CRS.from_user_input(crs).to_wkt())}</SRS>" if crs is not None else ""
-    path.write_text(
-        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">{srs}'
-        f"<GeoTransform>{gt}</GeoTransform><Metadata>{mdi(tags)}</Metadata>{''.join(bands)}</VRTDataset>\n",
-        encoding="utf-8",
-    )
+def _describe(dst: Any, tags: Mapping[str, str]) -> None:
+    """The class map's metadata: provenance, class names and colour table on band 1, band names."""
+    dst.update_tags(**tags)
+    dst.update_tags(1, **class_tags())
+    dst.write_colormap(1, colormap())
+    dst.set_band_description(1, "classe d'occupation du sol (CoSIA, 16 classes)")
+    if dst.count > 1:
+        dst.set_band_description(2, "confiance (probabilité max., %)")
 
 
 def write_vrt(
