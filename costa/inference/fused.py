@@ -9,6 +9,7 @@ source pixels and a validity mask and returns the class codes directly::
     raw (N, C, H, W) uint8 ─ Cast ─ Sub(mean) ─ Mul(1/std) ─ Mul(valid) ─┐
                                                                          network ─ logits
     codes (N, H, W) uint8 ─ Gather(lut) ─ ArgMax(axis=1) ────────────────┘    │
+                           (or Cast + Add when codes follow class order)
     confidence (N, H, W) uint8 ─ Cast ─ Round(100 / ReduceSum(Exp(logits − ReduceMax)))
 
 A batch whose pixels are all valid (most of a territory) runs a second form of the graph
@@ -25,6 +26,7 @@ could come out 1 % apart; none did on the test scenes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -103,7 +105,7 @@ def fuse(
         pre.append(helper.make_node("Cast", [x], [image.name], to=image_type))
     post = [
         helper.make_node("ArgMax", [logits], [name("index")], axis=1, keepdims=0),
-        helper.make_node("Gather", [const("lut", card.lut), names["index"]], [CODES], axis=0),
+        *_lookup(card.lut, names["index"], const=const, name=name),
     ]
     batch_dims = [_dim(dims[0]), _dim(dims[2]), _dim(dims[3])]
     outputs = [helper.make_tensor_value_info(CODES, TensorProto.UINT8, batch_dims)]
@@ -138,6 +140,28 @@ def fuse(
     del graph.output[:]
     graph.output.extend(outputs)
     return bytes(proto.SerializeToString())
+
+
+def _lookup(
+    lut: np.ndarray, index: str, *, const: Callable[[str, np.ndarray], str], name: Callable[[str], str]
+) -> list[NodeProto]:
+    """Nodes turning ``index`` (int64 class indices) into ``codes`` (uint8 class codes).
+
+    Codes in class order (``lut`` = first, first + 1, …, the usual case) take a cast and an add:
+    ONNX Runtime's Gather of int64 indices cost 14 % of a 1×1 convolution's whole graph.
+    """
+    from onnx import TensorProto, helper
+
+    first = int(lut[0])
+    if not np.array_equal(lut, np.arange(first, first + len(lut))):
+        return [helper.make_node("Gather", [const("lut", np.asarray(lut)), index], [CODES], axis=0)]
+    if not first:
+        return [helper.make_node("Cast", [index], [CODES], to=TensorProto.UINT8)]
+    small = name("index_u8")
+    return [
+        helper.make_node("Cast", [index], [small], to=TensorProto.UINT8),
+        helper.make_node("Add", [small, const("first", np.array(first, np.uint8))], [CODES]),
+    ]
 
 
 def _dim(d: object) -> int | str | None:

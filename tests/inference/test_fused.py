@@ -64,6 +64,30 @@ def test_classify_matches_run_and_argmax(tiny_model: Path) -> None:
     assert conf is not None and np.array_equal(conf[0], pct)
 
 
+@pytest.mark.parametrize(
+    "classes",
+    [tuple(range(1, 17)), (0, *range(1, 16)), (3, 1, 2, 16, *range(4, 16))],
+    ids=["class-order", "from-0", "permuted"],
+)
+def test_every_lookup_form_gives_the_card_codes(tiny_model: Path, classes: tuple[int, ...]) -> None:
+    # class order starting at 1 or 0 runs a cast (and an add), any other order a Gather
+    import onnx
+    import onnxruntime as ort
+
+    from costa.inference.fused import fuse
+
+    model = open_model(tiny_model)
+    card = dataclasses.replace(model.card, classes=classes)
+    raw = structured_image(5, 64, 96)[None]
+    graph = fuse(tiny_model.read_bytes(), card, raw.dtype, confidence=False, masked=False)
+    ops = {n.op_type for n in onnx.load_model_from_string(graph).graph.node}
+    assert ("Gather" in ops) is (classes[0] == 3)
+    (codes,) = ort.InferenceSession(graph, providers=["CPUExecutionProvider"]).run(None, {"raw": raw})
+    logits = model.run(model.card.normalize(raw[0])[None])
+    assert np.array_equal(codes[0], card.lut[logits[0].argmax(0)])
+    assert len(np.unique(codes)) >= 3
+
+
 @pytest.mark.parametrize("fused", [True, False])
 def test_reference_switch(tiny_model: Path, fused: bool) -> None:
     model = dataclasses.replace(open_model(tiny_model), fused=fused)
