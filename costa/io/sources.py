@@ -8,6 +8,7 @@ once per reading thread, since a GDAL dataset must not be shared between threads
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import warnings
@@ -104,8 +105,16 @@ class RasterSource:
             raise SourceReadError(f"source raster not found: {self.path}")
         try:
             self._ds = rasterio.open(self.path)
+            # a GeoTIFF is read through one handle, its blocks decoded by GDAL on every core: one
+            # block cache, so the halo blocks two chunks share are decoded once (8192² null model:
+            # read CPU 1.3 -> 1.0 s, -4 % wall); other drivers get one handle per reading thread
+            self._shared = self._ds.driver == "GTiff"
+            if self._shared:
+                self._ds.close()
+                self._ds = rasterio.open(self.path, num_threads="ALL_CPUS")
         except RasterioError as e:
             raise SourceReadError(file_error(self.path, e, doing="open")) from None
+        self._read_lock = threading.Lock()
         self._local = threading.local()
         self._local.ds = self._ds
         self._opened = [self._ds]
@@ -117,7 +126,12 @@ class RasterSource:
             raise
 
     def _dataset(self) -> rasterio.DatasetReader:
-        """The calling thread's handle on the raster (a GDAL dataset must not be shared by threads)."""
+        """The calling thread's handle on the raster (a GDAL dataset must not be shared by threads).
+
+        A shared GeoTIFF handle is only used under ``_read_lock``.
+        """
+        if self._shared:
+            return self._ds
         ds: rasterio.DatasetReader | None = getattr(self._local, "ds", None)
         if ds is None:
             try:
@@ -170,6 +184,10 @@ class RasterSource:
         """Read ``box`` (bands in model order) and its validity mask."""
 
         def _read(b: Box) -> tuple[np.ndarray, np.ndarray | None]:
+            with self._read_lock if self._shared else contextlib.nullcontext():
+                return _read_unlocked(b)
+
+        def _read_unlocked(b: Box) -> tuple[np.ndarray, np.ndarray | None]:
             w, ds = b.window(), self._dataset()
             try:
                 raw = ds.read(self.bands, window=w)
