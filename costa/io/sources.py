@@ -8,7 +8,6 @@ once per reading thread, since a GDAL dataset must not be shared between threads
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import warnings
@@ -184,27 +183,32 @@ class RasterSource:
         """Read ``box`` (bands in model order) and its validity mask."""
 
         def _read(b: Box) -> tuple[np.ndarray, np.ndarray | None]:
-            with self._read_lock if self._shared else contextlib.nullcontext():
-                return _read_unlocked(b)
-
-        def _read_unlocked(b: Box) -> tuple[np.ndarray, np.ndarray | None]:
-            w, ds = b.window(), self._dataset()
             try:
-                raw = ds.read(self.bands, window=w)
-                if self._mask == "alpha":
-                    valid = ds.read(self._alpha, window=w) > 0
-                elif self._mask == "gdal":
-                    valid = dataset_mask(ds, w)
-                elif self._mask == "nodata" and self._nodata is not None:
-                    valid = (raw != self._nodata).any(axis=0)
-                else:
-                    valid = None
+                if not self._shared:
+                    return self._window(self._dataset(), b)
+                with self._read_lock:
+                    try:
+                        return self._window(self._ds, b)
+                    except RasterioError:  # GDAL's decoding threads only say "Read failed": ask again
+                        with rasterio.open(self.path) as plain:
+                            return self._window(plain, b)
             except RasterioError as e:
                 where = f" (rows {b.row}–{b.row_stop}, columns {b.col}–{b.col_stop})"
                 raise SourceReadError(file_error(self.path, e, where=where)) from None
-            return raw, valid
 
         return _pad(box, self.height, self.width, len(self.bands), np.dtype(self._ds.dtypes[0]), _read)
+
+    def _window(self, ds: rasterio.DatasetReader, b: Box) -> tuple[np.ndarray, np.ndarray | None]:
+        """Pixels and validity (None: all valid) of box ``b``, inside the raster, from ``ds``."""
+        w = b.window()
+        raw = ds.read(self.bands, window=w)
+        if self._mask == "alpha":
+            return raw, ds.read(self._alpha, window=w) > 0
+        if self._mask == "gdal":
+            return raw, dataset_mask(ds, w)
+        if self._mask == "nodata" and self._nodata is not None:
+            return raw, (raw != self._nodata).any(axis=0)
+        return raw, None
 
     def close(self) -> None:
         """Close the underlying datasets (one per thread that read)."""
