@@ -317,13 +317,19 @@ def main(argv: list[str] | None = None) -> None:
         "random weights (FLAIR's baseline architecture), exported at benchmark time, costa's planned tiles",
     )
     ap.add_argument("--no-torch-loop", action="store_true", help="skip the plain PyTorch loop")
+    ap.add_argument(
+        "--halo",
+        type=int,
+        default=None,
+        help="costa's halo with --model resnet34 (default: the card's 128); tiles are still planned",
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     size, repeats = args.size, (1 if args.quick else args.repeats)
     torch.set_num_threads(os.cpu_count() or 1)
     if args.model == "resnet34":
         model, torch_net = resnet34_unet(CACHE)
-        card_preset: tuple[int | None, int | None] = (None, None)
+        card_preset: tuple[int | None, int | None] = (None, args.halo)
     else:
         model, torch_net = open_model(demo_model_path(), "cpu"), None
         card_preset = (model.card.tile_size, model.card.halo)
