@@ -122,15 +122,9 @@ def assemble(out: Path, base: Path, levels: Sequence[Path]) -> None:
         for c in ifds[k].counts:
             offsets[k].append(at + 4 if c else 0)
             at += c + 8 if c else 0
+    first = header + len(ghost)
     with out.open("wb") as f:
-        f.write(
-            b"II"
-            + (
-                struct.pack("<HHHQ", 43, 8, 0, header + len(ghost))
-                if big
-                else struct.pack("<HI", 42, header + len(ghost))
-            )
-        )
+        f.write(b"II" + (struct.pack("<HHHQ", 43, 8, 0, first) if big else struct.pack("<HI", 42, first)))
         f.write(ghost)
         for k, ifd in enumerate(ifds):
             nxt = starts[k + 1] if k + 1 < len(ifds) else 0
@@ -167,11 +161,15 @@ def _entries(ifd: Ifd, offsets: Sequence[int], big: bool) -> list[tuple[int, int
     return [(t, *v) for t, v in sorted({**ifd.tags, **tiles}.items())]
 
 
+def _table_size(entries: int, big: bool) -> int:
+    """Bytes of an IFD's table: entry count, entries, next-IFD offset."""
+    return 8 + 20 * entries + 8 if big else 2 + 12 * entries + 4
+
+
 def _ifd_size(ifd: Ifd, big: bool) -> int:
     entries = _entries(ifd, [0] * len(ifd.counts), big)
     inline = 8 if big else 4
-    fixed = (8 + 20 * len(entries) + 8) if big else (2 + 12 * len(entries) + 4)
-    return fixed + sum(_even(len(v)) for *_, v in entries if len(v) > inline)
+    return _table_size(len(entries), big) + sum(_even(len(v)) for *_, v in entries if len(v) > inline)
 
 
 def _encode_ifd(ifd: Ifd, offsets: Sequence[int], start: int, nxt: int, big: bool) -> bytes:
@@ -180,7 +178,7 @@ def _encode_ifd(ifd: Ifd, offsets: Sequence[int], start: int, nxt: int, big: boo
     inline, word = (8, "Q") if big else (4, "I")
     table = bytearray(struct.pack("<Q" if big else "<H", len(entries)))
     extra = bytearray()
-    extra_at = start + ((8 + 20 * len(entries) + 8) if big else (2 + 12 * len(entries) + 4))
+    extra_at = start + _table_size(len(entries), big)
     for tag, typ, count, value in entries:
         table += struct.pack(f"<HH{word}", tag, typ, count)
         if len(value) <= inline:

@@ -70,15 +70,17 @@ def test_bigtiff_scratch_and_bigtiff_cog(tmp_path: Path, monkeypatch: pytest.Mon
             profile = {**ds.profile, "BIGTIFF": "YES"}
             with rasterio.open(dst, "w", **profile) as out:
                 out.write(ds.read())
+    classic, big = tmp_path / "classic.tif", tmp_path / "big.tif"
+    assemble(classic, base, [ovr])  # BigTIFF scratch files, a small COG: classic TIFF
     monkeypatch.setattr(cogfile, "CLASSIC_LIMIT", 1)
-    big = tmp_path / "big.tif"
     assemble(big, base, [ovr])
-    assert big.read_bytes()[:4] == b"II+\0"  # BigTIFF
-    assert cog_validate(big, strict=True)[0]
-    with rasterio.open(big) as ds, rasterio.open(small, overview_level=0) as ref:
-        assert np.array_equal(ds.read(), pixels) and ds.overviews(1) == [2]
-        with rasterio.open(big, overview_level=0) as o:
-            assert np.array_equal(o.read(), ref.read())
+    assert classic.read_bytes()[:4] == b"II*\0" and big.read_bytes()[:4] == b"II+\0"
+    for cog in (classic, big):
+        assert cog_validate(cog, strict=True)[0]
+        with rasterio.open(cog) as ds, rasterio.open(small, overview_level=0) as ref:
+            assert np.array_equal(ds.read(), pixels) and ds.overviews(1) == [2]
+            with rasterio.open(cog, overview_level=0) as o:
+                assert np.array_equal(o.read(), ref.read())
 
 
 def test_only_tiled_little_endian_tiffs_are_assembled(tmp_path: Path) -> None:
