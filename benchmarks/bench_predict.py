@@ -120,7 +120,6 @@ def peak_rss_mb(src: Path, model: Path, out: Path, provider: str, batch: int) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["run"])
     ap.add_argument("--quick", action="store_true", help="small rasters (2048, 4096), short timings")
     ap.add_argument("--sizes", default="4096,16384", help="raster sides for the memory test")
     ap.add_argument("--provider", default="auto")
