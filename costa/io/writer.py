@@ -27,7 +27,6 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
-import rasterio.shutil
 from rasterio.errors import RasterioError
 from rasterio.transform import Affine
 
