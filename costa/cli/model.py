@@ -44,7 +44,7 @@ def model_inspect(
         + ", ".join(f"{k} {n}" for k, n in zip(c.classes, names, strict=True))
     )
     out.print(f"  GSD            {c.gsd_m} m   tile {c.tile_size}   halo {c.halo}   stride {c.stride}")
-    out.print(f"  input          {m.session.get_inputs()[0].type} {m.session.get_inputs()[0].shape}")
+    out.print(f"  input          {m.input_type} {m.input_shape}")
     try:
         import onnx
 

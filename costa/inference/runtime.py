@@ -39,18 +39,26 @@ _log = logging.getLogger(__name__)
 
 @dataclass
 class Model:
-    """An ONNX segmentation model ready to run: its card, session and provenance.
+    """An ONNX segmentation model ready to run: its card, what its graph takes, provenance.
 
-    ``session`` is opened without graph optimisations: it checks the file, chooses the
-    provider and answers questions about the graph in a third of the time. The sessions that
-    run tiles, fully optimised, are built at first use: the fused graph
-    (:meth:`classify`) in the usual case, the network as exported (:meth:`run`) for the numpy
-    reference path.
+    :func:`open_model` checks the file with a session opened without graph optimisations (a
+    third of the time), which chooses the provider and answers questions about the graph; what
+    it answered is kept (``providers``, ``input_type``…) and the session is closed, so its copy
+    of the weights (110 MB for a resnet34 U-Net) is not held while tiles run. The sessions that
+    run tiles, fully optimised, are built at first use: the fused graph (:meth:`classify`) in the
+    usual case, the network as exported (:meth:`run`) for the numpy reference path.
     """
 
     path: Path
     card: ModelCard
-    session: ort.InferenceSession
+    providers: list[str]
+    """ONNX Runtime providers, in order of preference; the first is the one that runs."""
+    provider_options: dict[str, dict[str, str]]
+    threads: int
+    """Intra-op threads (0: all cores)."""
+    input_type: str
+    """The graph input's tensor type, e.g. ``tensor(float)``."""
+    input_shape: list[Any]
     sha256: str
     fused: bool = True
     """Run normalisation and argmax inside the graph (:meth:`classify`); False: numpy reference."""
@@ -67,15 +75,13 @@ class Model:
     @property
     def provider(self) -> str:
         """Short name of the provider that runs the graph (``cpu``, ``cuda``, ``tensorrt``)."""
-        first: str = self.session.get_providers()[0]
+        first = self.providers[0]
         return _SHORT.get(first, first)
 
     @property
     def input_dtype(self) -> np.dtype:
         """Dtype the graph takes (float32, or float16 for fp16 exports)."""
-        return (
-            np.dtype(np.float16) if "float16" in self.session.get_inputs()[0].type else np.dtype(np.float32)
-        )
+        return np.dtype(np.float16) if "float16" in self.input_type else np.dtype(np.float32)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Logits ``(N, K, H, W)`` for a normalised float32 batch ``(N, C, H, W)``."""
@@ -126,14 +132,11 @@ class Model:
 
     def _optimised(self, model_bytes: bytes) -> ort.InferenceSession:
         """A session for ``model_bytes`` on this model's providers, every graph optimisation on."""
-        opts = _session_options(self.session.get_session_options().intra_op_num_threads)
-        providers = self.session.get_providers()
-        options = self.session.get_provider_options()
         return ort.InferenceSession(
             model_bytes,
-            sess_options=opts,
-            providers=providers,
-            provider_options=[options.get(p, {}) for p in providers],
+            sess_options=_session_options(self.threads),
+            providers=self.providers,
+            provider_options=[self.provider_options.get(p, {}) for p in self.providers],
         )
 
 
@@ -215,8 +218,18 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
     except Exception as e:  # ORT raises its own exception types for bad protobufs
         raise ModelError(f"{path} is not a valid ONNX model ({first_line(e, 200)})") from None
     card = ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map)
-    card.check_graph(_dim(session.get_inputs()[0].shape, 1), _dim(session.get_outputs()[0].shape, 1))
-    return Model(path=path, card=card, session=session, sha256=hashlib.sha256(data).hexdigest())
+    inp, out = session.get_inputs()[0], session.get_outputs()[0]
+    card.check_graph(_dim(inp.shape, 1), _dim(out.shape, 1))
+    return Model(
+        path=path,
+        card=card,
+        providers=session.get_providers(),
+        provider_options=session.get_provider_options(),
+        threads=session.get_session_options().intra_op_num_threads,
+        input_type=inp.type,
+        input_shape=list(inp.shape),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
 
 
 def _session_options(threads: int | None) -> ort.SessionOptions:
