@@ -17,10 +17,11 @@ U-Net need 174, 274 and 562 bytes per pixel in their session, 2.2, 1.3 and 2.2 t
 ``live`` bytes (the CPU arena grows by doubling and NCHWc convolutions keep reordered
 copies); a whole ``costa predict`` adds 110–230 bytes per tile pixel for the chunks in
 flight (the most at 16384², tiles of 2272 px), and held about six copies of the weights
-(the file, and the checking and fused sessions with their pre-packed weights). Since
-:func:`~costa.inference.runtime.open_model` closes its checking session, a resnet34 U-Net's
-process peaks about 200 MB lower (1850 instead of 2044 MB at 16384², tile 1216): the
-constants were kept, so that margin is now headroom within the budget.
+(the file, and the checking and fused sessions with their pre-packed weights). Re-measured on
+2026-12-02, once the COG was assembled from compressed tiles and
+:func:`~costa.inference.runtime.open_model` closed its checking session: 143 (resnet34 U-Net,
+tile 1216) to 167 (null model, tile 2048) pipeline bytes per tile pixel at 16384², hence
+``PIPELINE_PX_BYTES`` = 180 (was 230); ``WEIGHT_COPIES`` keeps counting six.
 
 >>> round(Footprint(base_mb=300, px_bytes=1000).peak_mb(1024))
 1300
@@ -45,8 +46,8 @@ __all__ = [
 
 ARENA = 2.25
 """Session bytes per live activation byte (ONNX Runtime CPU arena and layout copies)."""
-PIPELINE_PX_BYTES = 230
-"""Pipeline bytes per tile pixel: chunks in flight, batch copies, masks, class codes."""
+PIPELINE_PX_BYTES = 180
+"""Pipeline bytes per tile pixel: chunks in flight, batch copies, masks, class codes (measured 143–167)."""
 RUNTIME_MB = 250
 """Interpreter, GDAL (block cache bounded) and ONNX Runtime libraries."""
 WEIGHT_COPIES = 6
