@@ -125,12 +125,7 @@ class RasterSource:
             raise
 
     def _dataset(self) -> rasterio.DatasetReader:
-        """The calling thread's handle on the raster (a GDAL dataset must not be shared by threads).
-
-        A shared GeoTIFF handle is only used under ``_read_lock``.
-        """
-        if self._shared:
-            return self._ds
+        """The calling thread's handle on the raster (a GDAL dataset must not be shared by threads)."""
         ds: rasterio.DatasetReader | None = getattr(self._local, "ds", None)
         if ds is None:
             try:

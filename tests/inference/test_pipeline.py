@@ -27,9 +27,6 @@ OPTS = PredictOptions(tile=128, halo=32, chunk=160, confidence=True)
 """Small tiles and chunks: about 30 chunks over 700 × 900 px, several in flight."""
 
 
-GRID = {"crs": "EPSG:2154", "transform": rasterio.Affine(0.2, 0, 800000, 0, -0.2, 6500000)}
-
-
 def _serial(
     items: Sequence[Any],
     read: Callable[..., Any],
@@ -104,11 +101,8 @@ def test_mode2_equals_gdal_mode_on_every_block_of_class_codes(tmp_path: Path) ->
     codes = np.zeros((578, 578), np.uint8)
     codes[0::2, 0::2], codes[0::2, 1::2], codes[1::2, 0::2], codes[1::2, 1::2] = a, b, c, d
     pct = np.random.default_rng(0).choice(np.array([0, 40, 41, 100], np.uint8), codes.shape)
-    path = tmp_path / "codes.tif"
-    with rasterio.open(
-        path, "w", driver="GTiff", width=578, height=578, count=2, dtype="uint8", nodata=0, **GRID
-    ) as ds:
-        ds.write(np.stack([codes, pct]))
+    path = write_raster(tmp_path / "codes.tif", np.stack([codes, pct]), nodata=0)
+    with rasterio.open(path, "r+") as ds:
         ds.build_overviews([2], rasterio.enums.Resampling.mode)
     with rasterio.open(path, overview_level=0) as ov:
         gdal = ov.read()
