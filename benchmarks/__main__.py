@@ -14,6 +14,7 @@ BENCHMARKS = {
     "zan-windowed": ("benchmarks.bench_zan_windowed", "ZAN by windows: Mpx per CPU-s, memory, 0.25-1 Gpx"),
     "pipeline": ("benchmarks.bench_pipeline", "null-model pipeline vs the serial read + COG-write floor"),
     "jp2": ("benchmarks.bench_jp2", "a 2 x 2 job of 5000² JPEG 2000 RVB + IRC dalles, decode speed"),
+    "gpu": ("benchmarks.bench_gpu", "CUDA provider fp32/fp16, IO binding, JPEG 2000 on the GPU (gpu.json)"),
     "int8": ("benchmarks.bench_int8", "INT8 vs fp32 on the CPU: speed and agreement"),
     "vectorize": ("benchmarks.bench_vectorize", "land-cover polygons: count, throughput, memory by size"),
     "tiles": ("benchmarks.bench_tiles", "PMTiles map: tiles, archive size, seconds, peak memory by size"),

@@ -60,6 +60,7 @@ def make_raster(path: Path, size: int, block: int = 2048) -> Path:
         compress="deflate",
         photometric="MINISBLACK",
         bigtiff="if_safer",
+        num_threads="ALL_CPUS",
     ) as dst:
         for r in range(0, size, block):
             for c in range(0, size, block):

@@ -54,6 +54,7 @@ class Model:
     providers: list[str]
     """ONNX Runtime providers, in order of preference; the first is the one that runs."""
     provider_options: dict[str, dict[str, str]]
+    """The options costa set, by provider (those it did not set are ONNX Runtime's defaults)."""
     threads: int
     """Intra-op threads (0: all cores)."""
     input_type: str
@@ -108,8 +109,21 @@ class Model:
         run the graph without the mask (:func:`~costa.inference.fused.fuse`, ``masked=False``)
         until the first one with a no-data pixel.
         """
-        dtype = raw.dtype.str
-        masked = (dtype, confidence, True) in self._fused_sessions or not valid.all()
+        masked = (raw.dtype.str, confidence, True) in self._fused_sessions or not valid.all()
+        sess = self.fused_session(raw.dtype, confidence=confidence, masked=masked)
+        out = sess.run(None, {"raw": raw, "valid": valid[:, None]} if masked else {"raw": raw})
+        return np.asarray(out[0]), (np.asarray(out[1]) if confidence else None)
+
+    def fused_session(
+        self, raw_dtype: np.dtype, *, confidence: bool = False, masked: bool = False
+    ) -> ort.InferenceSession:
+        """The optimised session of the fused graph for ``raw_dtype`` pixels, built at first use.
+
+        Inputs ``raw`` (and ``valid`` if ``masked``), outputs ``codes`` (and ``confidence``):
+        :func:`costa.inference.fused.fuse`. Callers holding pixels in GPU memory bind them to
+        this session (ONNX Runtime's IO binding) rather than going through :meth:`classify`.
+        """
+        dtype = np.dtype(raw_dtype).str
         key = (dtype, confidence, masked)
         sess = self._fused_sessions.get(key)
         if sess is None:
@@ -118,10 +132,11 @@ class Model:
             # one form at a time: once a batch has no-data pixels, the masked form serves every
             # later batch and the unmasked one is freed (its weights are a second copy)
             self._fused_sessions.pop((dtype, confidence, False), None)
-            fused = fuse(self._unchanged_bytes(), self.card, raw.dtype, confidence=confidence, masked=masked)
+            fused = fuse(
+                self._unchanged_bytes(), self.card, np.dtype(raw_dtype), confidence=confidence, masked=masked
+            )
             sess = self._fused_sessions[key] = self._optimised(fused)
-        out = sess.run(None, {"raw": raw, "valid": valid[:, None]} if masked else {"raw": raw})
-        return np.asarray(out[0]), (np.asarray(out[1]) if confidence else None)
+        return sess
 
     def _unchanged_bytes(self) -> bytes:
         """The model file, as it was when opened (its SHA-256 is in every output's provenance)."""
@@ -157,7 +172,7 @@ def gpu_libraries_loadable(provider: str) -> bool:
     return True
 
 
-def _providers(request: ProviderName) -> list[Any]:
+def _providers(request: ProviderName) -> list[tuple[str, dict[str, str]]]:
     available = ort.get_available_providers()
     if request != "auto":
         name = PROVIDERS.get(request)
@@ -177,14 +192,16 @@ def _providers(request: ProviderName) -> list[Any]:
     return [_provider_spec(p) for p in dict.fromkeys(chain)]
 
 
-def _provider_spec(short: str) -> Any:
+def _provider_spec(short: str) -> tuple[str, dict[str, str]]:
+    """A provider's name and the options costa sets for it (the rest are ONNX Runtime's defaults)."""
     if short == "tensorrt":
         cache = Path(os.environ.get("COSTA_TRT_CACHE", Path.home() / ".cache" / "costa" / "trt"))
-        return (
-            PROVIDERS[short],
-            {"trt_fp16_enable": True, "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache)},
-        )
-    return PROVIDERS[short]
+        return PROVIDERS[short], {
+            "trt_fp16_enable": "True",
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": str(cache),
+        }
+    return PROVIDERS[short], {}
 
 
 def open_model(path: str | Path, provider: ProviderName = "auto", threads: int | None = None) -> Model:
@@ -212,9 +229,11 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
     data = path.read_bytes()
     opts = _session_options(threads)
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # see Model
-    providers = _providers(provider)
+    specs = dict(_providers(provider))
     try:
-        session = ort.InferenceSession(data, sess_options=opts, providers=providers)
+        session = ort.InferenceSession(
+            data, sess_options=opts, providers=list(specs), provider_options=list(specs.values())
+        )
     except Exception as e:  # ORT raises its own exception types for bad protobufs
         raise ModelError(f"{path} is not a valid ONNX model ({first_line(e, 200)})") from None
     card = ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map)
@@ -224,7 +243,7 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
         path=path,
         card=card,
         providers=session.get_providers(),
-        provider_options=session.get_provider_options(),
+        provider_options={p: specs[p] for p in session.get_providers() if specs.get(p)},
         threads=session.get_session_options().intra_op_num_threads,
         input_type=inp.type,
         input_shape=list(inp.shape),
