@@ -266,10 +266,9 @@ def gpu_jp2(paths: list[Path], model: Model, tile: int, batch: int, repeats: int
             for k, t in enumerate(group):
                 xb[k] = x[(slice(None), *t.read.slices())]
             cp.cuda.runtime.deviceSynchronize()
-            binding = sess.io_binding()
-            n = len(group)
-            binding.bind_input("raw", "cuda", 0, np.uint8, [n, 4, th, tw], xb.data.ptr)
-            binding.bind_output("codes", "cuda", 0, np.uint8, [n, th, tw], codes.data.ptr)
+            binding = sess.io_binding()  # always a full batch (one shape: see costa.inference.engine)
+            binding.bind_input("raw", "cuda", 0, np.uint8, [batch, 4, th, tw], xb.data.ptr)
+            binding.bind_output("codes", "cuda", 0, np.uint8, [batch, th, tw], codes.data.ptr)
             sess.run_with_iobinding(binding)
             binding.synchronize_outputs()
             for k, t in enumerate(group):
@@ -305,6 +304,8 @@ def main() -> None:
     )
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "costa-gpu")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--repeats", type=int, default=2, help="end-to-end runs per configuration")
+    ap.add_argument("--skip", default="", help="model_only: skip the model-only sections")
     args = ap.parse_args()
     q = args.quick
     size, seconds, tile = (1024, 0.5, 512) if q else (args.size, 2.0, 1024)
@@ -337,9 +338,11 @@ def main() -> None:
         part["provider_that_runs"] = models["fp32"].provider
         part["provider_options"] = models["fp32"].provider_options
     provider = models["fp32"].provider if models else "none"
-    with res.section("model_only") as part:
-        part.update(model_only(models, tile, batches, seconds))
-    if provider != "cpu":
+    skip = set(args.skip.split(","))
+    if "model_only" not in skip:
+        with res.section("model_only") as part:
+            part.update(model_only(models, tile, batches, seconds))
+    if provider != "cpu" and "model_only" not in skip:
         with res.section("model_only_nchw") as part:  # costa's default is NHWC (prefer_nhwc)
             nchw = {p: with_cuda_options(m, prefer_nhwc="0") for p, m in models.items()}
             part.update(model_only(nchw, tile, [8], seconds))
@@ -353,7 +356,7 @@ def main() -> None:
     with res.section("end_to_end") as part:
         for prec, t, b, chunk in e2e_configs[:2] if q else e2e_configs:
             opts = PredictOptions(tile=t, batch=b, chunk=chunk)
-            row = end_to_end(models[prec], src, args.workdir, opts, 1 if q else 2)
+            row = end_to_end(models[prec], src, args.workdir, opts, args.repeats)
             part[f"{prec}_tile{t}_batch{b}_chunk{chunk}"] = row
             print(prec, row, flush=True)
     with res.section("jp2") as part:

@@ -25,7 +25,7 @@ export LD_LIBRARY_PATH=$STAGE/nv/nvidia/nvjpeg2k/lib${LD_LIBRARY_PATH:+:$LD_LIBR
 nvidia-smi --query-gpu=name,memory.total,driver_version,power.limit --format=csv,noheader
 python3 -c "import torch, onnxruntime as o; o.preload_dlls(); print('onnxruntime', o.__version__, o.get_available_providers())"
 timeout "${BENCH_TIMEOUT:-400}" python3 -m benchmarks gpu --json "$OUT/gpu.json" \
-  --jp2 "$STAGE/load/rvb.jp2" "$STAGE/load/irc.jp2" --workdir "$STAGE/work"
+  --jp2 "$STAGE/load/rvb.jp2" "$STAGE/load/irc.jp2" --workdir "$STAGE/work" ${BENCH_ARGS:-}
 # the GPU tests CI always skips (the job test needs costa's full install: it may fail on imports here)
-timeout 150 python3 -m pytest -q -p no:cacheprovider -o addopts=-ra -W ignore tests/inference/test_gpu.py \
+[ -n "${NO_TESTS:-}" ] || timeout 150 python3 -m pytest -q -p no:cacheprovider -o addopts=-ra -W ignore tests/inference/test_gpu.py \
   2>&1 | tee "$OUT/gpu_tests.txt" | tail -15 || true

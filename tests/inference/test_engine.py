@@ -160,3 +160,31 @@ def test_a_crash_mid_run_leaves_no_output(ortho: Path, tiny_model: Path, tmp_pat
     with pytest.raises(KeyboardInterrupt):
         predict(ortho, tiny_model, out, PredictOptions(tile=256, halo=32, chunk=256), progress=boom)
     assert list(tmp_path.iterdir()) == [ortho]
+
+
+def test_gpu_batches_keep_one_shape(unet_model: Path) -> None:
+    """On a GPU provider a chunk's short last batch is filled to the batch size (each new shape
+    costs cuDNN a new set-up), and the filler tiles change no code."""
+    import dataclasses
+
+    from costa.inference.runtime import Model
+
+    class OnGpu(Model):  # reported as a GPU provider, run by ONNX Runtime's CPU provider
+        @property
+        def provider(self) -> str:
+            return "cuda"
+
+    cpu = open_model(unet_model, "cpu")
+    gpu = OnGpu(**{f.name: getattr(cpu, f.name) for f in dataclasses.fields(Model) if f.init})
+    shapes: list[tuple[int, ...]] = []
+    classify = gpu.classify
+
+    def recorded(raw: np.ndarray, valid: np.ndarray, confidence: bool = False) -> tuple:
+        shapes.append(raw.shape)
+        return classify(raw, valid, confidence)
+
+    gpu.classify = recorded  # type: ignore[method-assign]
+    image = make_scene(3, 700, 900).image
+    opts = PredictOptions(tile=256, halo=32, batch=4, chunk=512)
+    assert (predict_array(image, gpu, opts) == predict_array(image, cpu, opts)).all()
+    assert len(shapes) > 2 and len(set(shapes)) == 1 and shapes[0][0] == 4
