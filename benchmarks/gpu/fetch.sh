@@ -45,7 +45,7 @@ split -b 52M .gpu/ort-sm90.zip .gpu/ort-part.
 mv .gpu/ort-part.aa .gpu/c1/ && mv .gpu/ort-part.ab .gpu/c2/
 cp $W/rasterio-*.whl $W/affine-*.whl $W/cligj-*.whl $W/click_plugins-*.whl \
   $W/segmentation_models_pytorch-*.whl $W/nvidia_nvjpeg2k_cu13-*.whl .gpu/c2/
-dl pystac==1.15.2 pystac-core==1.15.2 pystac-ext-classification==2.0.1 pystac-ext-datacube==2.2.1 pystac-ext-eo==1.1.1 pystac-ext-file==2.1.1 pystac-ext-grid==1.1.1 pystac-ext-item-assets==1.0.1 pystac-ext-label==1.0.2 pystac-ext-mgrs==1.0.1 pystac-ext-mlm==1.4.1 pystac-ext-pointcloud==1.0.1 pystac-ext-projection==2.0.1 pystac-ext-raster==1.1.1 pystac-ext-render==2.0.0 pystac-ext-sar==1.0.1 pystac-ext-sat==1.0.1 pystac-ext-scientific==1.0.1 pystac-ext-storage==2.0.1 pystac-ext-table==1.2.1 pystac-ext-timestamps==1.1.1 pystac-ext-version==1.2.1 pystac-ext-view==1.0.1 pystac-ext-xarray-assets==1.0.1 rio-stac==0.12.0 
+dl $(.venv/bin/python -m pip list 2>/dev/null | awk '/^pystac|^rio-stac/{print $1"=="$2}')  # the job writes STAC Items
 cp $W/nvidia_nvimgcodec_cu13-*.whl $W/pystac*.whl $W/rio_stac-*.whl .gpu/c3/
 $PY -c "from pathlib import Path; from benchmarks.bench_jp2 import write_dalles; write_dalles(Path('.gpu/jp2'), 1, 5000)"
 cp .gpu/jp2/rvb/*.jp2 .gpu/c3/rvb.jp2 && cp .gpu/jp2/irc/*.jp2 .gpu/c3/irc.jp2
