@@ -144,7 +144,7 @@ def find_dalles(spec: str | Path) -> list[Path]:
         raise SourceReadError(f"source not found: {text}")
     if not files:
         raise SourceError(f"no dalles in {text} (looked for {', '.join(RASTER_SUFFIXES)} files)")
-    return files
+    return [f.absolute() for f in files]  # workers elsewhere (a scheduler's) have another cwd
 
 
 def scan(paths: Sequence[Path], product: str = MAIN) -> Mosaic:

@@ -22,6 +22,7 @@ from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NodataShadowWarning, RasterioError
 
 from costa.errors import SourceError, SourceReadError, file_error
+from costa.io.threads import gdal_threads
 from costa.models.card import ModelCard
 from costa.tiling.tiles import Box
 
@@ -106,11 +107,12 @@ class RasterSource:
             self._ds = rasterio.open(self.path)
             # a GeoTIFF is read through one handle, its blocks decoded by GDAL on every core: one
             # block cache, so the halo blocks two chunks share are decoded once (8192² null model:
-            # read CPU 1.3 -> 1.0 s, -4 % wall); other drivers get one handle per reading thread
+            # read CPU 1.3 -> 1.0 s, -4 % wall); other drivers get one handle per reading thread.
+            # "every core" is this process's share in a Dask worker (costa.jobs.placement)
             self._shared = self._ds.driver == "GTiff"
             if self._shared:
                 self._ds.close()
-                self._ds = rasterio.open(self.path, num_threads="ALL_CPUS")
+                self._ds = rasterio.open(self.path, num_threads=gdal_threads())
         except RasterioError as e:
             raise SourceReadError(file_error(self.path, e, doing="open")) from None
         self._read_lock = threading.Lock()

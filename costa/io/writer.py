@@ -35,6 +35,7 @@ from costa.io.atomic import atomic_path, temp_name
 from costa.io.catalog import describe_cog
 from costa.io.cogfile import assemble
 from costa.io.overviews import Pyramid, overview_factors
+from costa.io.threads import gdal_threads
 from costa.nomenclature import CLASSES, NODATA, colormap
 from costa.tiling.tiles import Box
 
@@ -145,7 +146,7 @@ def _scratch(width: int, height: int, count: int, crs: Any, transform: Affine) -
         blockysize=BLOCK,
         nodata=NODATA,
         compress="deflate",
-        num_threads="all_cpus",
+        num_threads=gdal_threads(),
         bigtiff="if_safer",
     )
 

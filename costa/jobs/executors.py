@@ -1,6 +1,6 @@
 """Where a job's chunks run: in this process or on Dask, and the loop that feeds them.
 
-:func:`open_executor` gives an :class:`Executor` (this process, a ``LocalCluster`` of worker
+:func:`open_executor` gives an :class:`Executor` (this process, Dask worker
 processes, or an existing scheduler); :func:`drive` keeps it fed with a bounded window of
 tasks (a national job never submits a million futures at once), records every outcome in the
 manifest and retries failures.
@@ -9,6 +9,7 @@ manifest and retries failures.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from typing import Any
 
 from costa.errors import CostaError, first_line
 from costa.jobs.manifest import Manifest
+from costa.jobs.placement import GPU_RESOURCE, plan_workers
 from costa.jobs.worker import ChunkResult, ChunkTask, run_chunk
 
 __all__ = ["Executor", "RunStats", "drive", "open_executor"]
@@ -70,9 +72,18 @@ class _Dask(Executor):
         self.workers = len(info.get("workers", {}))
         self.slots = max(2, 2 * sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
         self.dashboard = client.dashboard_link
+        # GPU workers declare a GPU (costa.jobs.placement): each chunk then takes one
+        gpu = any(GPU_RESOURCE in w.get("resources", {}) for w in info.get("workers", {}).values())
+        self.resources = {GPU_RESOURCE: 1} if gpu else None
 
     def submit(self, task: ChunkTask) -> None:
-        fut = self.client.submit(run_chunk, task, pure=False, key=f"costa-{task.name}-{time.monotonic_ns()}")
+        fut = self.client.submit(
+            run_chunk,
+            task,
+            pure=False,
+            key=f"costa-{task.name}-{time.monotonic_ns()}",
+            resources=self.resources,
+        )
         self.futures[fut] = task
         self.done.add(fut)
 
@@ -87,20 +98,21 @@ class _Dask(Executor):
 
 @contextlib.contextmanager
 def open_executor(
-    workers: int | None, scheduler: str | None, threads: int | None, say: Echo
+    workers: int | None, scheduler: str | None, threads: int | None, say: Echo, *, gpus: int = 0
 ) -> Iterator[Executor]:
-    """Where chunks run: here, a LocalCluster, or an existing scheduler.
+    """Where chunks run: here, worker processes on this machine, or an existing scheduler.
 
-    With neither ``workers`` nor ``scheduler``: this process. With ``workers``: a LocalCluster
-    of that many processes with ``threads`` ONNX Runtime threads each. With ``scheduler``: the
-    Dask cluster at that address.
+    With neither ``workers`` nor ``scheduler``: this process. With ``workers``: that many worker
+    processes here, placed by :func:`~costa.jobs.placement.plan_workers` (``threads`` each, one
+    of the ``gpus`` each). With ``scheduler``: the Dask cluster at that address, whose workers
+    run anywhere (another machine, Slurm jobs, Kubernetes pods).
     """
     if scheduler is None and workers is None:
         yield _InProcess()
         return
     import logging
 
-    from distributed import Client, LocalCluster
+    from distributed import Client, Nanny, Scheduler, SpecCluster
 
     if scheduler is not None:
         with Client(scheduler, timeout="30s") as client:
@@ -108,23 +120,27 @@ def open_executor(
             say(f"Dask scheduler {scheduler}: {ex.workers} worker(s), dashboard {ex.dashboard}")
             yield ex
         return
-    n = workers or 1
-    threads = threads or 1
-    env = {"GDAL_CACHEMAX": "16", "OMP_NUM_THREADS": str(threads), "MALLOC_ARENA_MAX": "2"}
+    places = plan_workers(workers or 1, cores=os.cpu_count() or 1, gpus=gpus, threads=threads)
+    quiet = logging.ERROR
+    specs = {
+        p.name: {
+            "cls": Nanny,
+            "options": {"nthreads": 1, "env": p.env, "resources": p.resources, "silence_logs": quiet},
+        }
+        for p in places
+    }
+    scheduler_spec = {"cls": Scheduler, "options": {"dashboard_address": "127.0.0.1:0", "host": "127.0.0.1"}}
     with (
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR,
-            env=env,
-        ) as cluster,
+        SpecCluster(workers=specs, scheduler=scheduler_spec, silence_logs=quiet) as cluster,
         Client(cluster) as client,
     ):
-        client.wait_for_workers(n)
+        client.wait_for_workers(len(places))
         ex = _Dask(client)
-        say(f"Dask LocalCluster: {n} worker process(es) × {threads} thread(s); dashboard {ex.dashboard}")
+        gpu_note = ", one GPU each" if gpus else ""
+        say(
+            f"Dask workers here: {len(places)} process(es) × {places[0].threads} thread(s){gpu_note}; "
+            f"dashboard {ex.dashboard}"
+        )
         yield ex
 
 

@@ -18,6 +18,7 @@ per GPU), or on an existing scheduler.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import time
@@ -29,7 +30,7 @@ from costa.errors import OutputError
 from costa.inference.engine import provenance
 from costa.io.atomic import remove_stale, write_atomic
 from costa.io.writer import check_writable, write_vrt
-from costa.jobs.energy import EnergyMeter, EnergyReading
+from costa.jobs.energy import EnergyMeter, EnergyReading, gpu_count
 from costa.jobs.executors import Echo, drive, open_executor
 from costa.jobs.manifest import Manifest, Row, sha256_file
 from costa.jobs.plan import Plan, plan_job, settle_workers
@@ -68,7 +69,8 @@ def run_job(
     """
     say, warn_ = echo or (lambda s: None), warn or (lambda s: None)
     t0 = time.perf_counter()
-    job = settle_workers(job)
+    # absolute paths: the tasks run in worker processes that may have another working directory
+    job = settle_workers(dataclasses.replace(job, model=job.model.absolute(), out=job.out.absolute()))
     plan = plan_job(job, warn_)
     out = job.out
     out.mkdir(parents=True, exist_ok=True)
@@ -96,7 +98,8 @@ def run_job(
         ]
         meter = EnergyMeter()
         meter.start()
-        with open_executor(job.workers, job.scheduler, job.options.threads, say) as ex:
+        gpus = gpu_count() if plan.model.provider != "cpu" else 0
+        with open_executor(job.workers, job.scheduler, job.options.threads, say, gpus=gpus) as ex:
             stats = drive(
                 ex,
                 tasks,

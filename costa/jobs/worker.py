@@ -19,8 +19,8 @@ from costa.inference.options import PredictOptions, settle
 from costa.inference.runtime import Model, open_model
 from costa.io.mosaic import BandRecipe, Mosaic, MosaicSource
 from costa.io.writer import write_cog
-from costa.jobs.energy import gpu_count
 from costa.jobs.manifest import sha256_file
+from costa.jobs.placement import worker_threads
 from costa.tiling.chunks import Chunk, split_chunk
 
 __all__ = ["ChunkResult", "ChunkTask", "run_chunk"]
@@ -62,19 +62,21 @@ _MODELS: dict[tuple[Path, str, int | None], Model] = {}
 
 
 def _worker_model(path: Path, options: PredictOptions) -> tuple[Model, str]:
-    """The session for ``path`` in this process (one per worker, kept across chunks)."""
+    """The session for ``path`` in this process (one per worker, kept across chunks).
+
+    Its threads are the worker's share of the cores (:func:`~costa.jobs.placement.worker_threads`);
+    its GPU is the one the worker was started with (``CUDA_VISIBLE_DEVICES``, set by
+    :func:`~costa.jobs.placement.plan_workers` or by Slurm).
+    """
     worker = f"pid{os.getpid()}"
     with contextlib.suppress(ImportError, ValueError):
         from distributed import get_worker
 
-        w = get_worker()
-        worker = str(w.name)
-        n = gpu_count()
-        if n > 1 and options.provider != "cpu" and "CUDA_VISIBLE_DEVICES" not in os.environ:
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(int(w.name) % n) if str(w.name).isdigit() else "0"
-    key = (path, options.provider, options.threads)
+        worker = str(get_worker().name)
+    threads = worker_threads(options.threads)
+    key = (path, options.provider, threads)
     if key not in _MODELS:
-        _MODELS[key] = open_model(path, options.provider, options.threads)
+        _MODELS[key] = open_model(path, options.provider, threads)
     return _MODELS[key], worker
 
 

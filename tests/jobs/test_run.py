@@ -23,6 +23,7 @@ from costa.jobs import Job, run_job
 from costa.models.zoo import demo_model_path
 from costa.nomenclature import by_code
 from tests.conftest import assert_clean_error, costa
+from tests.jobs.conftest import DaskProcesses
 
 DALLE = 640
 OPTS = ["--tile", "512", "--halo", "128"]
@@ -316,3 +317,26 @@ def test_dalles_streamed_in_bands_give_the_same_pixels(
     report = run_job(Job({"main": str(dalles(terr))}, demo_model_path(), out, options=options))
     assert report.chunks.failed == 0
     assert np.array_equal(mosaic(out), job_ref)
+
+
+def test_a_scheduler_and_workers_started_apart_give_the_in_process_pixels(
+    terr: Territory, job_ref: np.ndarray, dask_processes: DaskProcesses, tmp_path: Path
+) -> None:
+    """``--scheduler``: workers in other folders and temps than the client's, given relative paths."""
+    client = tmp_path / "client"
+    client.mkdir()
+    src = os.path.relpath(dalles(terr), client)
+    res = subprocess.run(
+        [sys.executable, "-m", "costa", "predict", src, "-m", str(demo_model_path()), "-o", "out", *OPTS,
+         "--scheduler", dask_processes.address],
+        cwd=client,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    out = client / "out"
+    assert np.array_equal(mosaic(out), job_ref)
+    workers = {w for (w,) in sqlite3.connect(out / "manifest.sqlite").execute("SELECT worker FROM chunks")}
+    assert workers == {"w0", "w1"}  # both remote workers took chunks
+    assert f"Dask scheduler {dask_processes.address}: 2 worker(s)" in res.stderr
