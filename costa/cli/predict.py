@@ -12,6 +12,7 @@ from costa.errors import OptionError
 
 if TYPE_CHECKING:
     from costa.jobs import Job
+    from costa.jobs.clusters import ClusterSpec
 
 from costa.cli._common import (
     ModelOpt,
@@ -39,6 +40,23 @@ def parse_products(items: list[str]) -> dict[str, str]:
             raise OptionError(f"--product {item!r}: expected NAME=DALLES, e.g. --product irc=/data/IRC")
         out[name.strip()] = spec
     return out
+
+
+def parse_cluster(kind: str | None, pairs: list[str]) -> ClusterSpec | None:
+    """``--cluster KIND`` and its ``--cluster-option KEY=VALUE`` pairs (None without --cluster)."""
+    from costa.jobs.clusters import parse_options
+
+    if kind is None:
+        if pairs:
+            raise OptionError("--cluster-option needs --cluster (e.g. --cluster slurm)")
+        return None
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise OptionError(f"--cluster-option {pair!r} must be KEY=VALUE (e.g. queue=gpu)")
+        options[key.strip()] = value.strip()
+    return parse_options(kind, options)
 
 
 @app.command()
@@ -89,6 +107,16 @@ def predict(
     scheduler: Annotated[
         str | None, typer.Option(help="Run on an existing Dask scheduler (tcp://host:8786).")
     ] = None,
+    cluster: Annotated[
+        str | None, typer.Option(help="Start the workers as batch jobs: slurm (--workers of them).")
+    ] = None,
+    cluster_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A --cluster setting KEY=VALUE (queue, account, walltime, cores, memory, gpus, "
+            "max_workers, extra); repeatable."
+        ),
+    ] = None,
     retries: Annotated[int, typer.Option(help="Extra attempts for a failing chunk.")] = 2,
     grid: Annotated[
         str, typer.Option(help="Dalle grid to cut one large raster: auto (by CRS), none, or a preset name.")
@@ -129,12 +157,14 @@ def predict(
             workers=workers,
             scheduler=scheduler,
             retries=retries,
+            cluster=parse_cluster(cluster, cluster_option or []),
         )
         _run_job(job, quiet)
         return
-    if len(src) > 1 or product or workers or scheduler:
+    if len(src) > 1 or product or workers or scheduler or cluster:
         raise OptionError(
-            f"--out {out_path} is one file, but several sources, --product, --workers or --scheduler make "
+            f"--out {out_path} is one file, but several sources, --product, --workers, --scheduler or "
+            "--cluster make "
             "a job that writes one COG per dalle: give --out a folder (e.g. --out out/landcover/)"
         )
     from costa.inference.engine import predict as run

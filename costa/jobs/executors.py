@@ -17,13 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from costa.errors import CostaError, first_line
+from costa.jobs.clusters import start
 from costa.jobs.manifest import Manifest
 from costa.jobs.placement import GPU_RESOURCE, plan_workers
+from costa.jobs.spec import Job
 from costa.jobs.worker import ChunkResult, ChunkTask, run_chunk
 
 __all__ = ["Executor", "RunStats", "drive", "open_executor"]
 
 Echo = Callable[[str], None]
+WAIT_S = 600
+"""Seconds to wait for the first Slurm worker (its job may queue) before giving up."""
 
 
 class Executor:
@@ -62,7 +66,8 @@ class _InProcess(Executor):
 class _Dask(Executor):
     """Chunks as Dask futures; a worker that dies has its task rerun elsewhere by Dask."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, expected: int = 0) -> None:
+        """``expected``: workers still starting (Slurm jobs queued), fed as if they were there."""
         from distributed import as_completed
 
         self.client = client
@@ -70,7 +75,8 @@ class _Dask(Executor):
         self.done = as_completed()
         info = client.scheduler_info()
         self.workers = len(info.get("workers", {}))
-        self.slots = max(2, 2 * sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+        threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
+        self.slots = max(2, 2 * threads, 2 * expected)
         self.dashboard = client.dashboard_link
         # GPU workers declare a GPU (costa.jobs.placement): each chunk then takes one
         gpu = any(GPU_RESOURCE in w.get("resources", {}) for w in info.get("workers", {}).values())
@@ -97,30 +103,40 @@ class _Dask(Executor):
 
 
 @contextlib.contextmanager
-def open_executor(
-    workers: int | None, scheduler: str | None, threads: int | None, say: Echo, *, gpus: int = 0
-) -> Iterator[Executor]:
-    """Where chunks run: here, worker processes on this machine, or an existing scheduler.
+def open_executor(job: Job, say: Echo, *, gpus: int = 0, chunks: int = 1) -> Iterator[Executor]:
+    """Where the job's chunks run: here, worker processes here, Slurm jobs, or a scheduler.
 
-    With neither ``workers`` nor ``scheduler``: this process. With ``workers``: that many worker
-    processes here, placed by :func:`~costa.jobs.placement.plan_workers` (``threads`` each, one
-    of the ``gpus`` each). With ``scheduler``: the Dask cluster at that address, whose workers
-    run anywhere (another machine, Slurm jobs, Kubernetes pods).
+    With neither ``job.workers``, ``job.scheduler`` nor ``job.cluster``: this process. With
+    ``job.cluster``: that many workers as Slurm jobs (:func:`costa.jobs.clusters.start`), at
+    most one per chunk. With ``job.scheduler``: the Dask cluster at that address, whose workers
+    run anywhere (another machine, Kubernetes pods). With ``job.workers`` alone: that many
+    worker processes here, placed by :func:`~costa.jobs.placement.plan_workers` (``threads``
+    each, one of the ``gpus`` each).
     """
-    if scheduler is None and workers is None:
+    if job.scheduler is None and job.workers is None and job.cluster is None:
         yield _InProcess()
         return
     import logging
 
     from distributed import Client, Nanny, Scheduler, SpecCluster
 
-    if scheduler is not None:
-        with Client(scheduler, timeout="30s") as client:
-            ex = _Dask(client)
-            say(f"Dask scheduler {scheduler}: {ex.workers} worker(s), dashboard {ex.dashboard}")
+    if job.cluster is not None:
+        n = job.cluster.workers_for(job.workers, chunks)
+        with start(job.cluster, n, job.out / ".slurm") as cluster, Client(cluster) as client:
+            say(f"Slurm: {n} worker job(s) submitted ({job.cluster.cores} cores, {job.cluster.memory} each)")
+            client.wait_for_workers(1, timeout=WAIT_S)
+            ex = _Dask(client, expected=n)
+            say(f"Slurm: {ex.workers} worker(s) running; dashboard {ex.dashboard}")
             yield ex
         return
-    places = plan_workers(workers or 1, cores=os.cpu_count() or 1, gpus=gpus, threads=threads)
+    if job.scheduler is not None:
+        with Client(job.scheduler, timeout="30s") as client:
+            ex = _Dask(client)
+            say(f"Dask scheduler {job.scheduler}: {ex.workers} worker(s), dashboard {ex.dashboard}")
+            yield ex
+        return
+    threads = job.options.threads
+    places = plan_workers(job.workers or 1, cores=os.cpu_count() or 1, gpus=gpus, threads=threads)
     quiet = logging.ERROR
     specs = {
         p.name: {

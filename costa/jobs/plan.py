@@ -105,10 +105,13 @@ def plan_job(job: Job, warn: Callable[[str], None]) -> Plan:
 def settle_workers(job: Job) -> Job:
     """One worker per GPU by default; CPU threads split so local workers do not oversubscribe cores."""
     workers = job.workers
-    if workers is None and job.scheduler is None and job.options.provider != "cpu" and gpu_count() > 1:
+    local = job.scheduler is None and job.cluster is None
+    if workers is None and local and job.options.provider != "cpu" and gpu_count() > 1:
         workers = gpu_count()
     threads = job.options.threads
-    if threads is None and workers and job.scheduler is None:
+    if threads is None and job.cluster is not None:
+        threads = job.cluster.cores  # each Slurm worker's own cores
+    elif threads is None and workers and job.scheduler is None:
         threads = max(1, (os.cpu_count() or 1) // workers)
     return dataclasses.replace(
         job, workers=workers, options=dataclasses.replace(job.options, threads=threads)

@@ -120,7 +120,9 @@ def make_report(
         model_sha256=plan.model.sha256,
         provider=",".join(sorted(stats.providers)) or "none",
         workers=stats.workers,
-        scheduler=job.scheduler or ("local-cluster" if job.workers else "in-process"),
+        scheduler=job.scheduler
+        or (job.cluster.kind if job.cluster else None)
+        or ("local-cluster" if job.workers else "in-process"),
         dashboard=stats.dashboard,
         sources={k: {"spec": v, "dalles": len(plan.products[k].dalles)} for k, v in job.sources.items()},
         bands=plan.bands,

@@ -99,7 +99,7 @@ def run_job(
         meter = EnergyMeter()
         meter.start()
         gpus = gpu_count() if plan.model.provider != "cpu" else 0
-        with open_executor(job.workers, job.scheduler, job.options.threads, say, gpus=gpus) as ex:
+        with open_executor(job, say, gpus=gpus, chunks=len(tasks)) as ex:
             stats = drive(
                 ex,
                 tasks,

@@ -11,6 +11,7 @@ from typing import Any
 from costa.errors import OptionError, first_line
 from costa.inference.options import PredictOptions
 from costa.io.mosaic import MAIN
+from costa.jobs.clusters import ClusterSpec, parse_options
 
 __all__ = ["Job", "JobProgress"]
 
@@ -33,6 +34,7 @@ class Job:
         workers: Dask worker processes on this machine (None: run in this process).
         scheduler: address of an existing Dask scheduler (``tcp://host:8786``).
         retries: extra attempts for a chunk that fails before it is marked failed.
+        cluster: start the workers as batch jobs (Slurm), ``workers`` of them.
 
     """
 
@@ -45,6 +47,7 @@ class Job:
     workers: int | None = None
     scheduler: str | None = None
     retries: int = 2
+    cluster: ClusterSpec | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> Job:
@@ -74,7 +77,19 @@ class Job:
             workers=data.get("workers"),
             scheduler=data.get("scheduler"),
             retries=int(data.get("retries", 2)),
+            cluster=_cluster(path, data.get("cluster")),
         )
+
+
+def _cluster(path: Path, block: Any) -> ClusterSpec | None:
+    """The ``cluster:`` block of a job file: ``slurm``, or a mapping with ``kind`` and options."""
+    if block is None:
+        return None
+    if isinstance(block, str):
+        return parse_options(block, {})
+    if not isinstance(block, Mapping):
+        raise OptionError(f"job file {path}: cluster must be a kind (slurm) or a mapping of options")
+    return parse_options("slurm", block)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -86,3 +87,101 @@ def dask_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskPro
         yield cluster
     finally:
         cluster.stop()
+
+
+@dataclass(frozen=True)
+class Slurm:
+    """A single-node Slurm (``slurmctld`` + ``slurmd``) started for the tests: its ``slurm.conf``."""
+
+    conf: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "SLURM_CONF": str(self.conf)}
+
+    def jobs(self) -> list[str]:
+        res = subprocess.run(["squeue", "-h", "-o", "%i"], env=self.env, capture_output=True, text=True)
+        return res.stdout.split()
+
+
+SLURM_CONF = """\
+ClusterName=costa
+SlurmctldHost={host}(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+ReturnToService=2
+SlurmctldPort={ctld_port}
+SlurmdPort={d_port}
+StateSaveLocation={root}/state
+SlurmdSpoolDir={root}/spool
+SlurmctldPidFile={root}/slurmctld.pid
+SlurmdPidFile={root}/slurmd.pid
+SlurmctldLogFile={root}/slurmctld.log
+SlurmdLogFile={root}/slurmd.log
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+NodeName=costa-node NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=4000 State=UNKNOWN
+PartitionName=costa Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+def _munge_running() -> bool:
+    cred = subprocess.run(["munge", "-n"], capture_output=True)
+    if cred.returncode:
+        return False
+    return subprocess.run(["unmunge"], input=cred.stdout, capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slurm]:
+    """Debian's slurm-wlm and munge (``.ci/run`` installs them), started as root for this session."""
+    missing = [b for b in ("slurmctld", "slurmd", "munged", "sbatch") if shutil.which(b) is None]
+    if missing or os.geteuid() != 0:
+        pytest.skip(f"no Slurm here ({', '.join(missing) or 'not root'}): apt-get install slurm-wlm munge")
+    if not _munge_running():
+        Path("/run/munge").mkdir(parents=True, exist_ok=True)
+        subprocess.run(["munged", "--force"], check=True, capture_output=True)
+    root = tmp_path_factory.mktemp("slurm")
+    for d in ("state", "spool"):
+        (root / d).mkdir()
+    conf = root / "slurm.conf"
+    conf.write_text(
+        SLURM_CONF.format(
+            host=socket.gethostname().split(".")[0],
+            ctld_port=free_port(),
+            d_port=free_port(),
+            root=root,
+            cpus=os.cpu_count() or 1,
+        )
+    )
+    cluster = Slurm(conf)
+    daemons = [
+        subprocess.Popen([cmd, "-D", *args, "-f", str(conf)], env=cluster.env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+        for cmd, args in (("slurmctld", []), ("slurmd", ["-N", "costa-node"]))
+    ]  # fmt: skip
+    try:
+        t0 = time.monotonic()
+        while "idle" not in _node_state(cluster):
+            assert time.monotonic() - t0 < 60, (root / "slurmctld.log").read_text()[-2000:]
+            time.sleep(0.5)
+        yield cluster
+    finally:
+        for d in daemons:
+            d.terminate()
+        for d in daemons:
+            try:
+                d.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                d.kill()
+
+
+def _node_state(cluster: Slurm) -> str:
+    res = subprocess.run(["sinfo", "-h", "-o", "%T"], env=cluster.env, capture_output=True, text=True)
+    return res.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,7 +24,7 @@ from costa.jobs import Job, run_job
 from costa.models.zoo import demo_model_path
 from costa.nomenclature import by_code
 from tests.conftest import assert_clean_error, costa
-from tests.jobs.conftest import DaskProcesses
+from tests.jobs.conftest import DaskProcesses, Slurm
 
 DALLE = 640
 OPTS = ["--tile", "512", "--halo", "128"]
@@ -340,3 +341,28 @@ def test_a_scheduler_and_workers_started_apart_give_the_in_process_pixels(
     workers = {w for (w,) in sqlite3.connect(out / "manifest.sqlite").execute("SELECT worker FROM chunks")}
     assert workers == {"w0", "w1"}  # both remote workers took chunks
     assert f"Dask scheduler {dask_processes.address}: 2 worker(s)" in res.stderr
+
+
+def test_a_job_on_slurm_gives_the_in_process_pixels_and_releases_its_workers(
+    terr: Territory, job_ref: np.ndarray, slurm: Slurm, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    res = subprocess.run(
+        [sys.executable, "-m", "costa", "predict", str(dalles(terr)), "-m", str(demo_model_path()),
+         "-o", str(out), *OPTS, "--cluster", "slurm", "--workers", "2", "--cluster-option", "cores=1",
+         "--cluster-option", "memory=1GB", "--cluster-option", "walltime=00:10:00"],
+        env=slurm.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "Slurm: 2 worker job(s) submitted (1 cores, 1GB each)" in res.stderr
+    assert np.array_equal(mosaic(out), job_ref)
+    run = json.loads((out / "run.json").read_text())
+    assert run["scheduler"] == "slurm" and run["chunks"]["done"] == 9
+    assert len(list((out / ".slurm").glob("*.err"))) == 2  # the workers' own logs, beside the job
+    t0 = time.monotonic()
+    while slurm.jobs():  # released at the end (scancel)
+        assert time.monotonic() - t0 < 30, slurm.jobs()
+        time.sleep(0.5)
