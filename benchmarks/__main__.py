@@ -10,6 +10,7 @@ BENCHMARKS = {
     "run": ("benchmarks.bench_predict", "costa predict: model ceiling, end to end, overlap, memory"),
     "peers": ("benchmarks.bench_peers", "costa vs geo-inference and a plain PyTorch loop, same weights"),
     "jobs": ("benchmarks.bench_jobs", "dalle jobs in process and on a LocalCluster"),
+    "cluster": ("benchmarks.bench_cluster", "one job in process, local workers, a scheduler, Slurm"),
     "zan": ("benchmarks.bench_zan", "ZAN zonal statistics vs rasterstats and exactextract"),
     "zan-windowed": ("benchmarks.bench_zan_windowed", "ZAN by windows: Mpx per CPU-s, memory, 0.25-1 Gpx"),
     "pipeline": ("benchmarks.bench_pipeline", "null-model pipeline vs the serial read + COG-write floor"),

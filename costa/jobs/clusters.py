@@ -114,6 +114,12 @@ def start(spec: ClusterSpec, workers: int, log_dir: Path) -> Iterator[Any]:
         job_extra_directives=directives,
         worker_extra_args=extra_args,
         log_directory=str(log_dir),
+        # Slurm enforces the memory; Dask's own pause at 80 % of it would stall a worker whose
+        # model and tiles (planned within --memory) sit near that line
+        job_script_prologue=[
+            "export DASK_DISTRIBUTED__WORKER__MEMORY__PAUSE=False",
+            "export DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE=False",
+        ],
         scheduler_options={"dashboard_address": ":0"},
     ) as cluster:
         cluster.scale(workers)

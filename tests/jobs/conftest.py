@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -25,6 +26,19 @@ class DaskProcesses:
     root: Path
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     scheduler: subprocess.Popen[bytes] | None = None
+
+    def start_scheduler(self) -> None:
+        """``dask scheduler`` on this cluster's address, in its own folder."""
+        home = self.root / "scheduler"
+        home.mkdir(parents=True, exist_ok=True)
+        self.scheduler = subprocess.Popen(
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
+             "--dashboard-address", "127.0.0.1:0"],
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
 
     def start_worker(self, name: str, threads: int = 1) -> None:
         """One ``dask worker`` process named ``name``, cwd and TMPDIR in its own folder."""
@@ -69,16 +83,8 @@ def dask_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskPro
     """A scheduler and two workers, separate processes; none shares the test's cwd or temp."""
     root = tmp_path_factory.mktemp("dask")
     cluster = DaskProcesses(f"tcp://127.0.0.1:{free_port()}", root)
-    (root / "scheduler").mkdir()
-    cluster.scheduler = subprocess.Popen(
-        [DASK, "scheduler", "--host", "127.0.0.1", "--port", cluster.address.rsplit(":", 1)[1],
-         "--dashboard-address", "127.0.0.1:0"],
-        cwd=root / "scheduler",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
     try:
+        cluster.start_scheduler()
         for name in ("w0", "w1"):
             cluster.start_worker(name)
         t0 = time.monotonic()
@@ -126,7 +132,7 @@ SlurmctldLogFile={root}/slurmctld.log
 SlurmdLogFile={root}/slurmd.log
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
-NodeName=costa-node NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=4000 State=UNKNOWN
+NodeName=costa-node NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={mb} State=UNKNOWN
 PartitionName=costa Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
 
@@ -138,18 +144,17 @@ def _munge_running() -> bool:
     return subprocess.run(["unmunge"], input=cred.stdout, capture_output=True).returncode == 0
 
 
-@pytest.fixture(scope="session")
-def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slurm]:
-    """Debian's slurm-wlm and munge (``.ci/run`` installs them), started as root for this session."""
-    missing = [b for b in ("slurmctld", "slurmd", "munged", "sbatch") if shutil.which(b) is None]
-    if missing or os.geteuid() != 0:
-        pytest.skip(f"no Slurm here ({', '.join(missing) or 'not root'}): apt-get install slurm-wlm munge")
+@contextlib.contextmanager
+def local_slurm(root: Path) -> Iterator[Slurm]:
+    """slurmctld + slurmd for one node (this machine), state and logs under ``root``, as root.
+
+    Also used by ``python -m benchmarks cluster``. Starts munged if no munge daemon answers.
+    """
     if not _munge_running():
         Path("/run/munge").mkdir(parents=True, exist_ok=True)
         subprocess.run(["munged", "--force"], check=True, capture_output=True)
-    root = tmp_path_factory.mktemp("slurm")
     for d in ("state", "spool"):
-        (root / d).mkdir()
+        (root / d).mkdir(parents=True, exist_ok=True)
     conf = root / "slurm.conf"
     conf.write_text(
         SLURM_CONF.format(
@@ -158,6 +163,7 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slurm]:
             d_port=free_port(),
             root=root,
             cpus=os.cpu_count() or 1,
+            mb=os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20 // 2,
         )
     )
     cluster = Slurm(conf)
@@ -180,6 +186,24 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slurm]:
                 d.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 d.kill()
+
+
+def slurm_missing() -> str | None:
+    """Why Slurm cannot be started here, or None."""
+    missing = [b for b in ("slurmctld", "slurmd", "munged", "sbatch") if shutil.which(b) is None]
+    if missing or os.geteuid() != 0:
+        return f"no Slurm here ({', '.join(missing) or 'not root'}): apt-get install slurm-wlm munge"
+    return None
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slurm]:
+    """Debian's slurm-wlm and munge (``.ci/run`` installs them), started for this test session."""
+    reason = slurm_missing()
+    if reason:
+        pytest.skip(reason)
+    with local_slurm(tmp_path_factory.mktemp("slurm")) as cluster:
+        yield cluster
 
 
 def _node_state(cluster: Slurm) -> str:

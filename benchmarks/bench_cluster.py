@@ -1,0 +1,131 @@
+"""The same dalle job on each kind of Dask cluster: what starting and feeding workers costs.
+
+    python -m benchmarks cluster [--dalles 4] [--dalle-px 1024] [--json FILE]
+
+A 4 × 4 mosaic of synthetic dalles (the demo model, its card's tile and halo) runs in this
+process, on 2 local worker processes (``--workers 2``), on 2 workers of a separate ``dask
+scheduler`` (``--scheduler``) and on 2 Slurm jobs of a single-node Slurm started here
+(``--cluster slurm``; needs root and Debian's slurm-wlm and munge). Each also runs a job of
+one dalle, so that the seconds to start (one-dalle wall time over the in-process one) and per
+dalle (the 16-dalle difference over the local cluster, divided by 16) can be told apart.
+Outputs are checked pixel-identical to the in-process run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+
+from costa.demo.territory import make_territory
+from costa.jobs import Job, run_job
+from costa.jobs.clusters import ClusterSpec
+from costa.models.zoo import demo_model_path
+
+
+@contextlib.contextmanager
+def cluster_of(mode: str, work: Path) -> Iterator[dict[str, Any]]:
+    """The Job fields (and environment) that send a job to ``mode``'s workers."""
+    if mode == "in-process":
+        yield {}
+    elif mode == "local":
+        yield {"workers": 2}
+    elif mode == "scheduler":
+        from tests.jobs.conftest import DaskProcesses, free_port
+
+        procs = DaskProcesses(f"tcp://127.0.0.1:{free_port()}", work / "dask")
+        with contextlib.ExitStack() as stack:
+            stack.callback(procs.stop)
+            procs.start_scheduler()
+            for name in ("w0", "w1"):
+                procs.start_worker(name)
+            procs.wait_for_workers(2)
+            yield {"scheduler": procs.address}
+    else:
+        from tests.jobs.conftest import local_slurm
+
+        with local_slurm(work / "slurm") as slurm:
+            os.environ["SLURM_CONF"] = str(slurm.conf)
+            cores = max(1, (os.cpu_count() or 2) // 2)
+            yield {"workers": 2, "cluster": ClusterSpec(cores=cores, memory="3GB", walltime="00:30:00")}
+
+
+def run(src: Path, out: Path, fields: dict[str, Any], ref: np.ndarray | None) -> dict[str, Any]:
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    rep = run_job(Job({"main": str(src)}, demo_model_path(), out, **fields)).as_dict()
+    wall = time.perf_counter() - t0
+    with rasterio.open(out / "landcover.vrt") as ds:
+        labels = ds.read(1)
+    return {
+        "wall_s": round(wall, 2),
+        "mpx_per_s": rep["mpx_per_s"],
+        "identical_to_in_process": None if ref is None else bool(np.array_equal(labels, ref)),
+        "labels": labels,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dalles", type=int, default=4, help="dalles per side")
+    ap.add_argument("--dalle-px", type=int, default=1024)
+    ap.add_argument("--modes", default="in-process,local,scheduler,slurm")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="costa-bench-cluster-"))
+    n = args.dalles
+    terr = make_territory(work / "terr", seed=0, dalles=(n, n), dalle_px=args.dalle_px)
+    full = terr.root / "dalles_2021"
+    one = work / "one"
+    one.mkdir()
+    shutil.copy(sorted(full.glob("*.tif"))[0], one)
+    rows: dict[str, Any] = {}
+    refs: dict[str, np.ndarray] = {}
+    for mode in args.modes.split(","):
+        with cluster_of(mode, work / mode) as fields:
+            row = {
+                "one_dalle": run(one, work / f"out-{mode}-1", fields, refs.get("one")),
+                "all_dalles": run(full, work / f"out-{mode}-n", fields, refs.get("all")),
+            }
+        refs.setdefault("one", row["one_dalle"].pop("labels"))
+        refs.setdefault("all", row["all_dalles"].pop("labels"))
+        row["one_dalle"].pop("labels", None)
+        row["all_dalles"].pop("labels", None)
+        rows[mode] = row
+        print(mode, json.dumps(row), flush=True)
+    base = rows.get("in-process")
+    local = rows.get("local")
+    for row in rows.values():
+        if base:
+            row["start_s"] = round(row["one_dalle"]["wall_s"] - base["one_dalle"]["wall_s"], 2)
+        if local:
+            extra = row["all_dalles"]["wall_s"] - local["all_dalles"]["wall_s"]
+            row["s_per_dalle_vs_local"] = round(extra / n**2, 3)
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "dalles": n**2,
+        "dalle_px": args.dalle_px,
+        "rows": rows,
+        "command": "python -m benchmarks cluster",
+    }
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
