@@ -27,6 +27,7 @@ from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
 
 from costa.errors import SourceError, SourceReadError, file_error
+from costa.io.remote import gdal_path, is_remote, list_objects, read_text
 from costa.io.sources import check_crs, check_dtype, check_gsd, dataset_mask
 from costa.models.card import ModelCard
 from costa.tiling.tiles import Box
@@ -121,6 +122,8 @@ def find_dalles(spec: str | Path) -> list[Path]:
     the list file, ``#`` comments allowed).
     """
     text = str(spec)
+    if is_remote(text):
+        return [Path(gdal_path(url)) for url in _remote_dalles(text)]
     p = Path(spec)
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.suffix.lower() in RASTER_SUFFIXES and f.is_file())
@@ -145,6 +148,30 @@ def find_dalles(spec: str | Path) -> list[Path]:
     if not files:
         raise SourceError(f"no dalles in {text} (looked for {', '.join(RASTER_SUFFIXES)} files)")
     return [f.absolute() for f in files]  # workers elsewhere (a scheduler's) have another cwd
+
+
+def _remote_dalles(url: str) -> list[str]:
+    """URLs of a mosaic on object storage: a prefix or glob, a list file, a VRT or one raster."""
+    suffix = Path(url.split("?")[0]).suffix.lower()
+    if url.startswith("s3://") and (any(ch in url for ch in "*?[") or url.endswith("/")):
+        files = list_objects(url, RASTER_SUFFIXES)
+    elif suffix in LIST_SUFFIXES:
+        base = url.rsplit("/", 1)[0]
+        lines = [ln.strip() for ln in read_text(url).splitlines()]
+        files = [ln if is_remote(ln) else f"{base}/{ln}" for ln in lines if ln and not ln.startswith("#")]
+    elif suffix == ".vrt":
+        try:
+            with rasterio.open(gdal_path(url)) as ds:
+                return [f.replace("/vsis3/", "s3://", 1) for f in ds.files[1:]]
+        except RasterioError as e:
+            raise SourceReadError(file_error(Path(url), e, doing="open")) from None
+    elif suffix in RASTER_SUFFIXES:
+        files = [url]
+    else:
+        files = list_objects(url.rstrip("/") + "/", RASTER_SUFFIXES)
+    if not files:
+        raise SourceError(f"no dalles in {url} (looked for {', '.join(RASTER_SUFFIXES)} objects)")
+    return files
 
 
 def scan(paths: Sequence[Path], product: str = MAIN) -> Mosaic:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,3 +210,84 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slurm]:
 def _node_state(cluster: Slurm) -> str:
     res = subprocess.run(["sinfo", "-h", "-o", "%T"], env=cluster.env, capture_output=True, text=True)
     return res.stdout
+
+
+@dataclass(frozen=True)
+class S3:
+    """A real S3-compatible server on localhost (moto's server mode) and the settings to reach it."""
+
+    endpoint: str
+    bucket: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_S3_ENDPOINT": self.endpoint,
+            "AWS_HTTPS": "NO",
+            "AWS_VIRTUAL_HOSTING": "FALSE",
+            "AWS_ACCESS_KEY_ID": "costa",
+            "AWS_SECRET_ACCESS_KEY": "costa-secret",
+            "AWS_REGION": "us-east-1",
+        }
+
+    def upload(self, folder: Path, prefix: str) -> None:
+        """Every file of ``folder`` under ``s3://bucket/prefix/``."""
+        import obstore
+
+        from costa.io.remote import _store
+
+        with _environ(self.env):
+            store = _store(self.bucket)
+            for f in sorted(folder.iterdir()):
+                if f.is_file():
+                    obstore.put(store, f"{prefix}/{f.name}", f.read_bytes())
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def local_s3() -> Iterator[S3]:
+    """moto's S3 server in a process of its own, with a bucket (also for ``benchmarks cluster``)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    store = S3(f"127.0.0.1:{port}", "costa")
+    try:
+        t0 = time.monotonic()
+        while True:  # create the bucket once the server answers
+            try:
+                bucket = urllib.request.Request(f"http://{store.endpoint}/{store.bucket}", method="PUT")
+                with urllib.request.urlopen(bucket):
+                    break
+            except OSError:
+                assert time.monotonic() - t0 < 30 and server.poll() is None, "moto server did not start"
+                time.sleep(0.2)
+        yield store
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
+    """A local S3 server, and this process (and the workers it starts) set to use it."""
+    with local_s3() as store:
+        for key, value in store.env.items():
+            monkeypatch.setenv(key, value)
+        yield store

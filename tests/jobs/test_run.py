@@ -24,7 +24,7 @@ from costa.jobs import Job, run_job
 from costa.models.zoo import demo_model_path
 from costa.nomenclature import by_code
 from tests.conftest import assert_clean_error, costa
-from tests.jobs.conftest import DaskProcesses, Slurm
+from tests.jobs.conftest import S3, DaskProcesses, Slurm
 
 DALLE = 640
 OPTS = ["--tile", "512", "--halo", "128"]
@@ -366,3 +366,17 @@ def test_a_job_on_slurm_gives_the_in_process_pixels_and_releases_its_workers(
     while slurm.jobs():  # released at the end (scancel)
         assert time.monotonic() - t0 < 30, slurm.jobs()
         time.sleep(0.5)
+
+
+@pytest.mark.parametrize("spec", ["s3://costa/dalles/", "s3://costa/dalles/SYN-*.tif"])
+def test_dalles_on_object_storage_give_the_local_pixels(
+    terr: Territory, job_ref: np.ndarray, s3: S3, spec: str, tmp_path: Path
+) -> None:
+    """A job whose dalles are on a real S3-compatible server (a prefix, a glob) on 2 workers."""
+    s3.upload(dalles(terr), "dalles")
+    out = tmp_path / "out"
+    report = run_job(Job({"main": spec}, demo_model_path(), out, options=OPTIONS, workers=2))
+    assert report.chunks.done == 9 and report.chunks.failed == 0
+    assert np.array_equal(mosaic(out), job_ref)
+    with rasterio.open(sorted(out.glob("SYN-*.tif"))[0]) as ds:
+        assert json.loads(ds.tags()["SOURCES"])[0].startswith("/vsis3/costa/dalles/SYN-")

@@ -1,0 +1,100 @@
+"""Sources on object storage: ``s3://`` and ``https://`` URLs, read by GDAL, listed by obstore.
+
+GDAL reads them through its virtual file systems (``/vsis3/``, ``/vsicurl/``) with the usual
+settings from the environment: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_SESSION_TOKEN``, ``AWS_REGION``, ``AWS_S3_ENDPOINT`` (an S3-compatible store: MinIO, Ceph,
+OVH…), ``AWS_HTTPS``, ``AWS_VIRTUAL_HOSTING``, ``AWS_NO_SIGN_REQUEST``. A folder or
+a glob on a bucket (``s3://bucket/bdortho/D091/*.jp2``) is listed with obstore under the same
+settings, so both see one store. Workers need the same environment as the client.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from typing import Any
+from urllib.parse import quote
+
+from costa.errors import SourceReadError, first_line
+
+__all__ = ["gdal_path", "is_remote", "list_objects", "read_text"]
+
+SCHEMES = ("s3://", "http://", "https://")
+
+
+def is_remote(spec: str) -> bool:
+    """True for a URL costa reads from object storage or a web server.
+
+    >>> is_remote("s3://bucket/dalle.tif"), is_remote("/data/dalle.tif")
+    (True, False)
+    """
+    return str(spec).startswith(SCHEMES)
+
+
+def gdal_path(url: str) -> str:
+    """The GDAL path of an ``s3://`` or ``http(s)://`` URL (``/vsis3/``, ``/vsicurl?url=``).
+
+    A web URL is given in GDAL's ``/vsicurl?url=`` form, percent-encoded, so that it survives
+    as a :class:`~pathlib.Path` (which would fold the ``//`` of ``/vsicurl/https://``).
+
+    >>> gdal_path("s3://ortho/D091/a.jp2"), gdal_path("https://x.org/a.tif")
+    ('/vsis3/ortho/D091/a.jp2', '/vsicurl?url=https%3A%2F%2Fx.org%2Fa.tif')
+    """
+    if url.startswith("s3://"):
+        return "/vsis3/" + url[len("s3://") :]
+    return "/vsicurl?url=" + quote(url, safe="")
+
+
+def list_objects(url: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Sorted ``s3://`` URLs of the objects with one of ``suffixes`` under a prefix or glob.
+
+    A prefix (``s3://b/dir/``) is listed recursively; a glob (``s3://b/dir/*.jp2``) matches whole keys.
+    """
+    if not url.startswith("s3://"):
+        raise SourceReadError(f"{url}: only s3:// folders and globs are listed (give each https:// file)")
+    bucket, _, key = url[len("s3://") :].partition("/")
+    star = min((key.index(c) for c in "*?[" if c in key), default=None)
+    prefix = key if star is None else key[: key.rfind("/", 0, star) + 1]
+    try:
+        import obstore
+
+        keys = [o["path"] for batch in obstore.list(_store(bucket), prefix=prefix or None) for o in batch]
+    except Exception as e:  # obstore's errors: no such bucket, refused, credentials...
+        raise SourceReadError(f"cannot list {url}: {first_line(e)}") from None
+    if star is not None:
+        keys = [k for k in keys if fnmatch.fnmatchcase(k, key)]
+    elif prefix and not prefix.endswith("/"):
+        keys = [k for k in keys if k.startswith(prefix + "/") or k == prefix]
+    return sorted(f"s3://{bucket}/{k}" for k in keys if k.lower().endswith(suffixes))
+
+
+def _store(bucket: str) -> Any:
+    """An obstore S3 store for ``bucket`` configured from GDAL's environment variables."""
+    from obstore.store import S3Store
+
+    env = os.environ.get
+    config: dict[str, Any] = {"region": env("AWS_REGION") or env("AWS_DEFAULT_REGION") or "us-east-1"}
+    endpoint = env("AWS_S3_ENDPOINT")
+    if endpoint:
+        https = env("AWS_HTTPS", "YES").upper() not in ("NO", "FALSE", "OFF", "0")
+        config["endpoint"] = endpoint if "://" in endpoint else f"{'https' if https else 'http'}://{endpoint}"
+        config["allow_http"] = not https
+    hosting = env("AWS_VIRTUAL_HOSTING")
+    if hosting is not None:
+        config["virtual_hosted_style_request"] = hosting.upper() not in ("NO", "FALSE", "OFF", "0")
+    if env("AWS_NO_SIGN_REQUEST", "NO").upper() in ("YES", "TRUE", "ON", "1"):
+        config["skip_signature"] = True
+    return S3Store(bucket, **config)
+
+
+def read_text(url: str) -> str:
+    """The text of a small object (a list file), read with the same settings as listings."""
+    if not url.startswith("s3://"):
+        raise SourceReadError(f"{url}: list files are read from s3:// or local disk")
+    bucket, _, key = url[len("s3://") :].partition("/")
+    try:
+        import obstore
+
+        return bytes(obstore.get(_store(bucket), key).bytes()).decode()
+    except Exception as e:
+        raise SourceReadError(f"cannot read {url}: {first_line(e)}") from None
