@@ -17,9 +17,15 @@ from urllib.parse import quote
 
 from costa.errors import SourceReadError, first_line
 
-__all__ = ["gdal_path", "is_remote", "list_objects", "read_text"]
+__all__ = ["RETRIES", "gdal_path", "is_remote", "list_objects", "read_text"]
 
 SCHEMES = ("s3://", "http://", "https://")
+RETRIES = {"GDAL_HTTP_MAX_RETRY": "6", "GDAL_HTTP_RETRY_DELAY": "0.5"}
+"""GDAL asks a store that answers 429 or 5xx (or times out) again, up to 6 times, doubling the
+delay from 0.5 s (31 s in all): a busy or restarting store slows a job down, it does not fail
+its dalles. Set in every process that imports costa's readers, unless the user set them."""
+for _key, _value in RETRIES.items():
+    os.environ.setdefault(_key, _value)
 
 
 def is_remote(spec: str) -> bool:
