@@ -29,7 +29,7 @@ from costa.zan.rules import (
 
 __all__ = ["Fragments", "Partial", "decide", "resolve", "window_patches"]
 
-from costa.zan.windows import Pixels, Plan, commune_counts, count, load, raw_artificialised
+from costa.zan.windows import Burnt, Pixels, Plan, commune_counts, count, load, raw_artificialised
 
 # --------------------------------------------------------------------------- pass 2: patches
 
@@ -152,9 +152,14 @@ class Partial:
     weight: np.ndarray
 
 
-def window_patches(plan: Plan, box: Box, urban: list[np.ndarray]) -> tuple[list[Fragments], Partial]:
-    """One window's patches per vintage (what the merge needs) and the figures it can count."""
-    w = load(plan, box)
+def window_patches(
+    plan: Plan, box: Box, urban: list[np.ndarray], burnt: tuple[Burnt, ...] | None = None
+) -> tuple[list[Fragments], Partial]:
+    """One window's patches per vintage (what the merge needs) and the figures it can count.
+
+    ``burnt``: the window's zone ids from pass 1 (rasterised again when None).
+    """
+    w = load(plan, box, burnt)
     out = []
     states: list[_State] = []
     for lab, urb in zip(w.labels, urban, strict=True):

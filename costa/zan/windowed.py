@@ -1,7 +1,8 @@
 r"""ZAN measurement by windows: memory set by the window, not by the area.
 
 The land-cover input is read by windows (:mod:`costa.zan.windows`: windows aligned to its
-blocks, parcels rasterised per window at pixel centres). Per window, one ``bincount`` gives
+blocks, parcels rasterised per window at pixel centres, once: later passes decode the ids pass 1
+kept run-length encoded, :class:`~costa.zan.windows.Burnt`). Per window, one ``bincount`` gives
 pixel counts per (parcel, class); they add up over windows.
 
 Two or three passes, each a loop over windows with nothing kept from one window to the next
@@ -54,7 +55,9 @@ __all__ = [
 
 from costa.zan.patches import decide, resolve, window_patches
 from costa.zan.windows import (
+    BURNT_CACHE_BYTES,
     DEFAULT_WINDOW,
+    Burnt,
     Grid,
     Plan,
     close_datasets,
@@ -68,7 +71,8 @@ from costa.zan.windows import (
 # --------------------------------------------------------------------------- pass 1: counts
 
 
-def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], tuple[Burnt, ...]]:
+    """Pass 1: pixels per (local parcel, class) and (commune, class); the window's zone ids."""
     w = load(plan, box)
     k, nz = len(w.pindex) + 1, plan.n_communes + 1
     pcounts, ccounts = [], []
@@ -82,28 +86,39 @@ def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np
             ccounts.append(
                 np.bincount((w.cid.astype(np.int64) * N_CODES + lab).ravel(), minlength=nz * N_CODES)
             )
-    return w.pindex, [c.reshape(k, N_CODES) for c in pcounts], [c.reshape(nz, N_CODES) for c in ccounts]
+    return (
+        w.pindex,
+        [c.reshape(k, N_CODES) for c in pcounts],
+        [c.reshape(nz, N_CODES) for c in ccounts],
+        w.burnt,
+    )
 
 
 # --------------------------------------------------------------------------- pass 3: figures
 
 
-def _categories(plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve) -> None:
+def _categories(
+    plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve, burnt: tuple[Burnt, ...] | None
+) -> None:
     """Pass 2 of version 1: write the window's categories and built pixels for GDAL's sieve."""
-    w = load(plan, box)
+    w = load(plan, box, burnt)
     for v, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
         cat = (raw_artificialised(plan, w, urb, lab).astype(np.uint8) + 1) * (lab > 0)
         sieved.write(box, v, cat.astype(np.uint8, copy=False), in_codes(lab, BUILT).view(np.uint8))
 
 
 def _figures(
-    plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve | None
+    plan: Plan,
+    box: Box,
+    urban: list[np.ndarray],
+    sieved: AreaSieve | None,
+    burnt: tuple[Burnt, ...] | None,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Artificialised pixels per local parcel and per commune (per vintage, then gained, lost).
 
     Pass 3 of the pixel rule (with communes or two vintages) and of version 1 (``sieved``).
     """
-    w = load(plan, box)
+    w = load(plan, box, burnt)
     artifs = []
     for i, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
         valid = lab > 0
@@ -160,12 +175,16 @@ def measure(
     zone_counts = [np.zeros((nz, N_CODES), np.int64) for _ in range(nv)]
     with contextlib.ExitStack() as stack:
         stack.enter_context(_closing())
+        burnt: list[tuple[Burnt, ...] | None] = []
+        held = 0
         for box in boxes:
-            pindex, pc, cc = _counts(plan, box)
+            pindex, pc, cc, b = _counts(plan, box)
             rows = np.r_[0, pindex + 1]
             for v in range(nv):
                 counts[v][rows] += pc[v]
                 zone_counts[v] += cc[v]
+            held += sum(z.nbytes for z in b)
+            burnt.append(b if held <= BURNT_CACHE_BYTES else None)  # past the budget: burn again
         urban = [urban_usage(c, g.pixel_area) for c in counts]
         nl = 4 if nv == 2 else 1
         artif = [np.zeros(n, np.int64) for _ in range(nl)]
@@ -173,8 +192,8 @@ def measure(
         sieved = None
         if rs.thresholds and rs.method == "graph":  # figures of pass 2, completed after the merge
             frags, parts = [], []
-            for box in boxes:
-                f, part = window_patches(plan, box, urban)
+            for box, kept in zip(boxes, burnt, strict=True):
+                f, part = window_patches(plan, box, urban, kept)
                 frags.append(f)
                 parts.append(part)
             per_vintage = [decide(plan, boxes, [f[v] for f in frags]) for v in range(nv)]
@@ -195,15 +214,15 @@ def measure(
                     built_px=plan.built_px,
                 )
             )
-            for box in boxes:
-                _categories(plan, box, urban, sieved)
+            for box, kept in zip(boxes, burnt, strict=True):
+                _categories(plan, box, urban, sieved, kept)
             sieved.run()
         if not rs.thresholds and nv == 1 and plan.communes is None:  # figures follow from the counts
             artif = [_pixel_artif(counts[0], urban[0])]
             zone_artif = [np.bincount(plan.commune_of, weights=artif[0], minlength=nz).astype(np.int64)]
             return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
-        for box in boxes:
-            _add(artif, zone_artif, *_figures(plan, box, urban, sieved))
+        for box, kept in zip(boxes, burnt, strict=True):
+            _add(artif, zone_artif, *_figures(plan, box, urban, sieved, kept))
     return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
 
 
