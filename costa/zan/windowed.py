@@ -31,8 +31,10 @@ size, with every rule set.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 import rasterio
@@ -54,6 +56,7 @@ __all__ = [
 ]
 
 from costa.zan.patches import decide, resolve, window_patches
+from costa.zan.pool import process_pool, worker_state
 from costa.zan.windows import (
     BURNT_CACHE_BYTES,
     DEFAULT_WINDOW,
@@ -67,6 +70,8 @@ from costa.zan.windows import (
     plan_windows,
     raw_artificialised,
 )
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------- pass 1: counts
 
@@ -164,8 +169,14 @@ def measure(
     *,
     area: Box | None = None,
     window: int | None = None,
+    workers: int = 1,
 ) -> Measure:
-    """Run the passes over the windows of ``area`` (default: the whole raster)."""
+    """Run the passes over the windows of ``area`` (default: the whole raster).
+
+    ``workers`` > 1: each pass's windows run in that many processes (:mod:`costa.zan.pool`),
+    their results merged in window order as in one process, so the tables are the same. The
+    steps that write or read version 1's sieve files stay in this process.
+    """
     g = plan.grid
     area = (area or Box(0, 0, g.height, g.width)).clip(g.height, g.width)
     rs = plan.rules
@@ -175,10 +186,10 @@ def measure(
     zone_counts = [np.zeros((nz, N_CODES), np.int64) for _ in range(nv)]
     with contextlib.ExitStack() as stack:
         stack.enter_context(_closing())
+        run = stack.enter_context(_windows_in(plan, workers))
         burnt: list[tuple[Burnt, ...] | None] = []
         held = 0
-        for box in boxes:
-            pindex, pc, cc, b = _counts(plan, box)
+        for pindex, pc, cc, b in run(_counts, [(box,) for box in boxes]):
             rows = np.r_[0, pindex + 1]
             for v in range(nv):
                 counts[v][rows] += pc[v]
@@ -192,8 +203,8 @@ def measure(
         sieved = None
         if rs.thresholds and rs.method == "graph":  # figures of pass 2, completed after the merge
             frags, parts = [], []
-            for box, kept in zip(boxes, burnt, strict=True):
-                f, part = window_patches(plan, box, urban, kept)
+            tasks = [(box, urban, b) for box, b in zip(boxes, burnt, strict=True)]
+            for f, part in run(window_patches, tasks):
                 frags.append(f)
                 parts.append(part)
             per_vintage = [decide(plan, boxes, [f[v] for f in frags]) for v in range(nv)]
@@ -202,7 +213,7 @@ def measure(
                 done = resolve(plan, part, [(pv[0][i], pv[1][i]) for pv in per_vintage])
                 _add(artif, zone_artif, done.pindex, done.per_parcel, done.per_commune)
             return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
-        if rs.thresholds:  # version 1: GDAL's sieve over the area, file to file
+        if rs.thresholds:  # version 1: GDAL's sieve over the area, file to file, in this process
             stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache_bytes(area.width, files=2 * nv)))
             sieved = stack.enter_context(
                 AreaSieve(
@@ -217,13 +228,35 @@ def measure(
             for box, kept in zip(boxes, burnt, strict=True):
                 _categories(plan, box, urban, sieved, kept)
             sieved.run()
-        if not rs.thresholds and nv == 1 and plan.communes is None:  # figures follow from the counts
+            for box, kept in zip(boxes, burnt, strict=True):
+                _add(artif, zone_artif, *_figures(plan, box, urban, sieved, kept))
+            return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
+        if nv == 1 and plan.communes is None:  # figures follow from the counts
             artif = [_pixel_artif(counts[0], urban[0])]
             zone_artif = [np.bincount(plan.commune_of, weights=artif[0], minlength=nz).astype(np.int64)]
             return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
-        for box, kept in zip(boxes, burnt, strict=True):
-            _add(artif, zone_artif, *_figures(plan, box, urban, sieved, kept))
+        for figures in run(_figures, [(box, urban, None, b) for box, b in zip(boxes, burnt, strict=True)]):
+            _add(artif, zone_artif, *figures)
     return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
+
+
+Run: TypeAlias = Callable[[Callable[..., T], list[tuple[Any, ...]]], Iterator[T]]
+"""Calls ``fn(plan, *args)`` for each ``args`` of a list; results in list order."""
+
+
+@contextlib.contextmanager
+def _windows_in(plan: Plan, workers: int) -> Iterator[Run[Any]]:
+    """Where a pass's windows run: here, or in ``workers`` processes that got ``plan`` once."""
+    if workers <= 1:
+        yield lambda fn, args: (fn(plan, *a) for a in args)
+        return
+    with process_pool(workers, state=plan) as pool:
+        yield lambda fn, args: pool.map(_on_plan, itertools.repeat(fn), args)
+
+
+def _on_plan(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """In a worker process: ``fn`` on the plan the process was started with."""
+    return fn(worker_state(), *args)
 
 
 def _add(
