@@ -104,7 +104,8 @@ def write_landcover(parcels: Any, path: str | Path, gsd: float, step: int = 4096
     """
     import rasterio
     from rasterio.transform import from_origin
-    from rasterio.windows import Window
+
+    from costa.tiling.tiles import Box
 
     x0, y0 = parcels.attrs["origin"]
     hm, wm = parcels.attrs["size_m"]
@@ -121,26 +122,26 @@ def write_landcover(parcels: Any, path: str | Path, gsd: float, step: int = 4096
         dst.update_tags(YEAR="2024")
         for r in range(0, height, step):
             for c in range(0, width, step):
-                win = Window(c, r, min(step, width - c), min(step, height - r))
-                ids = _parcel_ids(geoms, tree, win, transform)
-                dst.write(paint(ids, r, c, gsd)[None], window=win)
+                b = Box(r, c, min(step, height - r), min(step, width - c))
+                ids = _parcel_ids(geoms, tree, b.transform(transform), (b.height, b.width))
+                dst.write(paint(ids, r, c, gsd)[None], window=b.window())
     return Path(path)
 
 
-def _parcel_ids(geoms: list[Any], tree: Any, win: Any, transform: Any) -> np.ndarray:
-    """1-based parcel number of each pixel centre of ``win`` (0 = none; the later parcel wins)."""
-    import rasterio.windows
+def _parcel_ids(geoms: list[Any], tree: Any, transform: Any, shape: tuple[int, int]) -> np.ndarray:
+    """1-based parcel number of each pixel centre of a window (0 = none; the later parcel wins)."""
     from rasterio.features import rasterize
     from shapely import box
 
-    shape = (int(win.height), int(win.width))
-    near = np.sort(tree.query(box(*rasterio.windows.bounds(win, transform))))
+    x0, y0 = transform.c, transform.f
+    x1, y1 = x0 + shape[1] * transform.a, y0 + shape[0] * transform.e
+    near = np.sort(tree.query(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))))
     if not len(near):
         return np.zeros(shape, np.int32)
     ids: np.ndarray = rasterize(
         zip([geoms[k] for k in near], (near + 1).tolist(), strict=True),
         out_shape=shape,
-        transform=rasterio.windows.transform(win, transform),
+        transform=transform,
         fill=0,
         dtype="int32",
     )
