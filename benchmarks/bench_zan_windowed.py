@@ -1,9 +1,9 @@
 """ZAN by windows: throughput (Mpx/s per core) and peak RSS from ~0.25 to ~1 Gpx.
 
     python -m benchmarks zan-windowed [--sizes 0.25,0.5,1] [--rules cosia-2023-pixel,cosia-2023-v2,cosia-2023]
-                                      [--by-commune] [--window 4096] [--json FILE] [--keep DIR]
+                                      [--by-commune] [--window 2048] [--json FILE] [--keep DIR]
     python -m benchmarks zan-windowed --v1-vs-v2      # rule set versions 1 and 2, per parcel
-    python -m benchmarks zan-windowed --real [--gsd 0.2] [--workers 1,2] [--rules ...] [--window 4096]
+    python -m benchmarks zan-windowed --real [--gsd 0.2] [--workers 1,2] [--rules ...] [--window 2048]
 
 ``--real`` runs the real four-commune case instead of the synthetic sizes: the Etalab cadastre
 of Épinay-sur-Orge (91216, shipped in ``tests/data``) tiled 2 × 2 into four communes (16,964
@@ -43,6 +43,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from costa.zan.windows import DEFAULT_WINDOW
 
 GSD = 0.2
 CELL = (250, 200)  # parcel grid: 50 m × 40 m at 20 cm
@@ -173,13 +175,15 @@ else:
     from costa.zan.compute import compute
     res = compute(a["raster"], a["parcels"], rules=a["rules"], window=a["window"], workers=a["workers"])
     artif = res.communes.artif_ha.tolist()
+seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
+if not a["by_commune"]:
     import hashlib
     table = res.parcelles.drop(columns="geometry")
     sha = hashlib.sha256(table.to_csv(index=False).encode()).hexdigest()[:16]
-seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
 rss = _peak_rss_mb()
+children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": rss, "artif_ha": artif,
-                  "parcels_sha": sha}))
+                  "parcels_sha": sha, "workers_peak_rss_mb": children_rss}))
 """
 
 
@@ -218,9 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="0.25,0.5,1", help="Gpx, comma-separated")
     ap.add_argument("--rules", default="cosia-2023-pixel,cosia-2023-v2,cosia-2023")  # v1 too: bounded now
-    ap.add_argument("--window", type=int, default=4096)
+    ap.add_argument("--window", type=int, default=DEFAULT_WINDOW, help="px (before 2026-12-05: 4096)")
     ap.add_argument("--by-commune", action="store_true", help="also the 4 communes one by one (largest size)")
-    ap.add_argument("--workers", default="1", help="processes, comma-separated (e.g. 1,2)")
+    ap.add_argument("--workers", default=None, help="processes, comma-separated (default 1; --real: 1,2)")
     ap.add_argument("--real", action="store_true", help="the real four-commune case instead of --sizes")
     ap.add_argument("--gsd", type=float, default=0.2, help="pixel size of the real case (m)")
     ap.add_argument("--json", type=Path, default=None)
@@ -235,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         if a.json:
             a.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows_v}, indent=1))
         return
-    workers = [int(w) for w in a.workers.split(",")]
+    workers = [int(w) for w in (a.workers or ("1,2" if a.real else "1")).split(",")]
     if a.real:
         rows = run_real(root, a, workers)
         _save(a, argv, rows)
@@ -353,6 +357,7 @@ def run_real(root: Path, a: argparse.Namespace, workers: list[int]) -> list[dict
                 "mpx_per_s_wall": round(mpx / seconds, 2),
                 "mpx_per_cpu_s": round(mpx / cpu, 2),
                 "peak_rss_mb": round(float(res["peak_rss_mb"])),  # type: ignore[arg-type]
+                "workers_peak_rss_mb": round(float(res["workers_peak_rss_mb"])) if n > 1 else None,  # type: ignore[arg-type]
                 "artif_ha": [round(x, 4) for x in res["artif_ha"]],  # type: ignore[attr-defined]
                 "parcels_sha": res["parcels_sha"],
                 "generate_s": round(gen, 1),
@@ -367,7 +372,8 @@ CADASTRE = Path(__file__).parents[1] / "tests" / "data" / "cadastre-91216-parcel
 
 
 def compare_rules(root: Path) -> list[dict[str, object]]:
-    """v1 (GDAL sieve, whole area) vs v2 (patch graph, 1024-px windows), per parcel, on synthetic cases."""
+    """v1 (GDAL sieve, whole area) vs v2 (patch graph, 1024-px windows), per parcel: synthetic cases
+    and the real four-commune case at 1 m (at 20 cm: ``--real --rules cosia-2023,cosia-2023-v2``)."""
     from costa.demo.territory import make_territory
     from costa.zan.compute import compute
 
@@ -397,6 +403,12 @@ def compare_rules(root: Path) -> list[dict[str, object]]:
         with rasterio.open(path, "w", **prof) as dst:
             dst.write(lab[None])
         cases.append((f"random blobs of {scale} px + {noise:.0%} noise", path, parcels, None))
+    from costa.demo.cadastre import tile_communes, write_landcover
+
+    real = root / "real_parcels_v1v2.gpkg"
+    gdf = tile_communes(CADASTRE)
+    gdf.to_file(real, driver="GPKG")
+    cases.append(("real 91216 × 4 at 1 m", write_landcover(gdf, root / "real_1m.tif", gsd=1.0), real, None))
     rows = []
     for name, lc, pp, cc in cases:
         a = compute(lc, pp, cc, rules="cosia-2023", year=2024)

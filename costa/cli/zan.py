@@ -43,7 +43,7 @@ def zan_compute(
         int,
         typer.Option(
             help="Window side (px), rounded to the raster's blocks; memory ≈ 40 B × window² per process "
-            "(4096: ≈ 0.7 GB). Figures do not depend on it."
+            "(2048: ≈ 0.17 GB). Figures do not depend on it."
         ),
     ] = DEFAULT_WINDOW,
     by_commune: Annotated[

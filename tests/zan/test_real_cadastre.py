@@ -7,6 +7,8 @@ rule's 2,500 m² at 2,500 px and 50 m² buildings at 50 px.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,18 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"parcels": parcels, "raster": raster}
 
 
+@pytest.fixture(scope="module")
+def run(real: dict[str, Any]) -> Callable[..., Any]:
+    """``compute`` on the real case, each set of options run once for the module."""
+
+    @functools.cache
+    def go(rules: str | None = None, window: int = 1024, workers: int = 1) -> Any:
+        options = {"rules": rules} if rules else {}  # None: the default rule set
+        return compute(real["raster"], real["parcels"], window=window, workers=workers, **options)
+
+    return go
+
+
 def tables(res: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return res.parcelles.drop(columns="geometry"), res.communes
 
@@ -40,28 +54,27 @@ def test_four_communes_of_real_parcels(real: dict[str, Any]) -> None:
     assert p.id.str[:5].equals(p.commune)
 
 
-def test_the_same_tables_for_any_window(real: dict[str, Any]) -> None:
-    small, large = (tables(compute(real["raster"], real["parcels"], window=w)) for w in (1024, 8192))
+def test_the_same_tables_for_any_window(run: Callable[..., Any]) -> None:
+    small, large = (tables(run(window=w)) for w in (1024, 8192))
     pd.testing.assert_frame_equal(small[0], large[0], check_exact=True)
     pd.testing.assert_frame_equal(small[1], large[1], check_exact=True)
     assert (large[1].artif_ha > 0).all() and (large[1].regles_version == 2).all()
 
 
-def test_versions_1_and_2_give_the_same_tables(real: dict[str, Any]) -> None:
-    v1 = tables(compute(real["raster"], real["parcels"], rules="cosia-2023"))
-    v2 = tables(compute(real["raster"], real["parcels"], rules="cosia-2023-v2", window=2048))
+def test_versions_1_and_2_give_the_same_tables(run: Callable[..., Any]) -> None:
+    v1, v2 = tables(run("cosia-2023", window=4096)), tables(run("cosia-2023-v2"))
     pd.testing.assert_frame_equal(v1[0], v2[0], check_exact=True)
     pd.testing.assert_frame_equal(
         v1[1].drop(columns="regles_version"), v2[1].drop(columns="regles_version"), check_exact=True
     )
-    pixel = compute(real["raster"], real["parcels"], rules="cosia-2023-pixel")
+    pixel = run("cosia-2023-pixel")
     assert (pixel.parcelles.artif_m2 != v2[0].artif_m2).sum() > 1000  # the thresholds matter here
 
 
-def test_pixel_rule_equals_an_independent_count(real: dict[str, Any]) -> None:
+def test_pixel_rule_equals_an_independent_count(real: dict[str, Any], run: Callable[..., Any]) -> None:
     """Artificialised ha per commune counted here on the whole raster at once: classes 1–5,
     and lawn (13) in parcels with ≥ 50 m² of classes 1 and 5 or ≥ 50 % of classes 1–5."""
-    res = compute(real["raster"], real["parcels"], rules="cosia-2023-pixel", window=1024)
+    res = run("cosia-2023-pixel")
     with rasterio.open(real["raster"]) as ds:
         lab, transform = ds.read(1), ds.transform
     geoms = list(real["parcels"].geometry)
@@ -76,7 +89,7 @@ def test_pixel_rule_equals_an_independent_count(real: dict[str, Any]) -> None:
     np.testing.assert_allclose(res.communes.artif_ha, expected, rtol=0, atol=1e-9)
 
 
-def test_the_same_tables_with_windows_in_two_processes(real: dict[str, Any]) -> None:
-    one, two = (tables(compute(real["raster"], real["parcels"], window=1024, workers=n)) for n in (1, 2))
+def test_the_same_tables_with_windows_in_two_processes(run: Callable[..., Any]) -> None:
+    one, two = (tables(run(window=1024, workers=n)) for n in (1, 2))
     pd.testing.assert_frame_equal(one[0], two[0], check_exact=True)
     pd.testing.assert_frame_equal(one[1], two[1], check_exact=True)
