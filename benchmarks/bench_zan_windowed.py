@@ -1,8 +1,15 @@
 """ZAN by windows: throughput (Mpx/s per core) and peak RSS from ~0.25 to ~1 Gpx.
 
     python -m benchmarks zan-windowed [--sizes 0.25,0.5,1] [--rules cosia-2023-pixel,cosia-2023-v2,cosia-2023]
-                                      [--by-commune] [--window 4096] [--json FILE] [--keep DIR]
+                                      [--by-commune] [--window 2048] [--json FILE] [--keep DIR]
     python -m benchmarks zan-windowed --v1-vs-v2      # rule set versions 1 and 2, per parcel
+    python -m benchmarks zan-windowed --real [--gsd 0.2] [--workers 1,2] [--rules ...] [--window 2048]
+
+``--real`` runs the real four-commune case instead of the synthetic sizes: the Etalab cadastre
+of Épinay-sur-Orge (91216, shipped in ``tests/data``) tiled 2 × 2 into four communes (16,964
+parcels), a land cover painted over its parcels at ``--gsd`` (0.2 m: 32300 × 28900 px, 0.93 Gpx;
+:mod:`costa.demo.cadastre`), each rule set with each number of ``--workers`` (windows of the
+area in parallel); rows carry a hash of the parcel table, equal across runs when the tables are.
 
 ``--independent`` adds, per size, the pixel rule's artificialised ha per commune counted apart
 with rasterstats (slow: minutes per 0.25 Gpx), to compare with the ``artif_ha`` of the runs.
@@ -36,6 +43,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from costa.zan.windows import DEFAULT_WINDOW
 
 GSD = 0.2
 CELL = (250, 200)  # parcel grid: 50 m × 40 m at 20 cm
@@ -161,13 +170,20 @@ if a["by_commune"]:
     rep = compute_by_commune(a["raster"], a["parcels"], None, a["out"], rules=a["rules"], window=a["window"],
                              workers=a["workers"])
     artif = rep.result.communes.artif_ha.tolist()
+    sha = None
 else:
     from costa.zan.compute import compute
-    res = compute(a["raster"], a["parcels"], rules=a["rules"], window=a["window"])
+    res = compute(a["raster"], a["parcels"], rules=a["rules"], window=a["window"], workers=a["workers"])
     artif = res.communes.artif_ha.tolist()
 seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
+if not a["by_commune"]:
+    import hashlib
+    table = res.parcelles.drop(columns="geometry")
+    sha = hashlib.sha256(table.to_csv(index=False).encode()).hexdigest()[:16]
 rss = _peak_rss_mb()
-print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": rss, "artif_ha": artif}))
+children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": rss, "artif_ha": artif,
+                  "parcels_sha": sha, "workers_peak_rss_mb": children_rss}))
 """
 
 
@@ -206,9 +222,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="0.25,0.5,1", help="Gpx, comma-separated")
     ap.add_argument("--rules", default="cosia-2023-pixel,cosia-2023-v2,cosia-2023")  # v1 too: bounded now
-    ap.add_argument("--window", type=int, default=4096)
+    ap.add_argument("--window", type=int, default=DEFAULT_WINDOW, help="px (before 2026-12-05: 4096)")
     ap.add_argument("--by-commune", action="store_true", help="also the 4 communes one by one (largest size)")
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", default=None, help="processes, comma-separated (default 1; --real: 1,2)")
+    ap.add_argument("--real", action="store_true", help="the real four-commune case instead of --sizes")
+    ap.add_argument("--gsd", type=float, default=0.2, help="pixel size of the real case (m)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", type=Path, default=None, help="folder for the rasters (default: a temp dir)")
     ap.add_argument("--v1-vs-v2", action="store_true", help="only compare rule set versions 1 and 2")
@@ -220,6 +238,11 @@ def main(argv: list[str] | None = None) -> None:
         rows_v = compare_rules(root)
         if a.json:
             a.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows_v}, indent=1))
+        return
+    workers = [int(w) for w in (a.workers or ("1,2" if a.real else "1")).split(",")]
+    if a.real:
+        rows = run_real(root, a, workers)
+        _save(a, argv, rows)
         return
     rows = []
     for gpx in (float(s) for s in a.sizes.split(",")):
@@ -246,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
                     "rules": rules,
                     "window": a.window,
                     "by_commune": by,
-                    "workers": a.workers,
+                    "workers": workers[0],
                     "out": str(root / f"out_{side}_{rules}_{time.monotonic_ns()}"),
                 }
             )
@@ -277,6 +300,10 @@ def main(argv: list[str] | None = None) -> None:
             ind["seconds"] = round(time.perf_counter() - t0, 1)
             print(json.dumps(ind), flush=True)
             rows.append(ind)
+    _save(a, argv, rows)
+
+
+def _save(a: argparse.Namespace, argv: list[str] | None, rows: list[dict[str, object]]) -> None:
     out = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": platform.platform(),
@@ -289,8 +316,64 @@ def main(argv: list[str] | None = None) -> None:
         a.json.write_text(json.dumps(out, indent=1))
 
 
+def run_real(root: Path, a: argparse.Namespace, workers: list[int]) -> list[dict[str, object]]:
+    """The real four-commune case: each rule set with each number of workers, side by side."""
+    import rasterio
+
+    from costa.demo.cadastre import tile_communes, write_landcover
+
+    raster, parcels = root / f"real_{a.gsd:g}m.tif", root / "real_parcels.gpkg"
+    t0 = time.perf_counter()
+    if not parcels.is_file() or not raster.is_file():
+        gdf = tile_communes(CADASTRE)
+        write_landcover(gdf, raster, gsd=a.gsd)
+        gdf.to_file(parcels, driver="GPKG")
+    gen = time.perf_counter() - t0
+    with rasterio.open(raster) as ds:
+        mpx = ds.width * ds.height / 1e6
+    rows = []
+    for rules in a.rules.split(","):
+        for n in workers:
+            res = run_child(
+                {
+                    "raster": str(raster),
+                    "parcels": str(parcels),
+                    "rules": rules,
+                    "window": a.window,
+                    "by_commune": False,
+                    "workers": n,
+                    "out": "",
+                }
+            )
+            seconds, cpu = float(res["seconds"]), float(res["cpu_seconds"])  # type: ignore[arg-type]
+            row = {
+                "case": f"real 91216 × 4, {a.gsd:g} m",
+                "mpx": round(mpx, 1),
+                "rules": rules,
+                "window": a.window,
+                "workers": n,
+                "seconds": round(seconds, 1),
+                "cpu_seconds": round(cpu, 1),
+                "mpx_per_s_wall": round(mpx / seconds, 2),
+                "mpx_per_cpu_s": round(mpx / cpu, 2),
+                "peak_rss_mb": round(float(res["peak_rss_mb"])),  # type: ignore[arg-type]
+                "workers_peak_rss_mb": round(float(res["workers_peak_rss_mb"])) if n > 1 else None,  # type: ignore[arg-type]
+                "artif_ha": [round(x, 4) for x in res["artif_ha"]],  # type: ignore[attr-defined]
+                "parcels_sha": res["parcels_sha"],
+                "generate_s": round(gen, 1),
+            }
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+CADASTRE = Path(__file__).parents[1] / "tests" / "data" / "cadastre-91216-parcelles.json.gz"
+"""The Etalab cadastre of 91216 shipped for tests (Licence Ouverte 2.0, "DGFiP / Etalab, cadastre")."""
+
+
 def compare_rules(root: Path) -> list[dict[str, object]]:
-    """v1 (GDAL sieve, whole area) vs v2 (patch graph, 1024-px windows), per parcel, on synthetic cases."""
+    """v1 (GDAL sieve, whole area) vs v2 (patch graph, 1024-px windows), per parcel: synthetic cases
+    and the real four-commune case at 1 m (at 20 cm: ``--real --rules cosia-2023,cosia-2023-v2``)."""
     from costa.demo.territory import make_territory
     from costa.zan.compute import compute
 
@@ -320,6 +403,12 @@ def compare_rules(root: Path) -> list[dict[str, object]]:
         with rasterio.open(path, "w", **prof) as dst:
             dst.write(lab[None])
         cases.append((f"random blobs of {scale} px + {noise:.0%} noise", path, parcels, None))
+    from costa.demo.cadastre import tile_communes, write_landcover
+
+    real = root / "real_parcels_v1v2.gpkg"
+    gdf = tile_communes(CADASTRE)
+    gdf.to_file(real, driver="GPKG")
+    cases.append(("real 91216 × 4 at 1 m", write_landcover(gdf, root / "real_1m.tif", gsd=1.0), real, None))
     rows = []
     for name, lc, pp, cc in cases:
         a = compute(lc, pp, cc, rules="cosia-2023", year=2024)

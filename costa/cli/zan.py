@@ -14,6 +14,7 @@ from costa.cli._common import (
     out,
 )
 from costa.errors import OptionError
+from costa.zan.rules import DEFAULT_RULES
 from costa.zan.windows import DEFAULT_WINDOW
 
 zan_app = typer.Typer(no_args_is_help=True, help="ZAN figures per parcel and commune.")
@@ -32,17 +33,17 @@ def zan_compute(
     rules: Annotated[
         str,
         typer.Option(
-            help="cosia-2023 (thresholds, GDAL sieve over the area, file to file), cosia-2023-v2 "
-            "(thresholds on the patch graph, exact by windows, faster) or cosia-2023-pixel."
+            help="cosia-2023-v2 (default: thresholds on the patch graph, exact by windows), cosia-2023 "
+            "(version 1: thresholds by GDAL's sieve over the area, file to file) or cosia-2023-pixel."
         ),
-    ] = "cosia-2023",
+    ] = DEFAULT_RULES,
     year: Annotated[int | None, typer.Option(help="Vintage year (default: the raster's YEAR tag).")] = None,
     year_before: Annotated[int | None, typer.Option(help="Older vintage year.")] = None,
     window: Annotated[
         int,
         typer.Option(
             help="Window side (px), rounded to the raster's blocks; memory ≈ 40 B × window² per process "
-            "(4096: ≈ 0.7 GB). Figures do not depend on it."
+            "(2048: ≈ 0.17 GB). Figures do not depend on it."
         ),
     ] = DEFAULT_WINDOW,
     by_commune: Annotated[
@@ -53,7 +54,13 @@ def zan_compute(
             "a rerun resumes.",
         ),
     ] = False,
-    workers: Annotated[int, typer.Option(help="Processes measuring communes (with --by-commune).")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes: measuring communes (with --by-commune), or the windows of the area. "
+            "Figures do not depend on it."
+        ),
+    ] = 1,
 ) -> None:
     """Compute artificialised area and parcels per commune (GeoPackage, CSV, Parquet)."""
     from costa.errors import SourceReadError
@@ -102,6 +109,7 @@ def zan_compute(
         year=year,
         year_before=year_before,
         window=window,
+        workers=workers,
     )
     files = write(res, out_path)
     out.print(

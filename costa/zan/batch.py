@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +37,11 @@ from costa.zan.compute import (
     scale_notes,
 )
 from costa.zan.io import write
+from costa.zan.pool import GDAL_CACHEMAX_MB, process_pool
+from costa.zan.rules import DEFAULT_RULES
 
 __all__ = ["GDAL_CACHEMAX_MB", "BatchReport", "compute_by_commune"]
 
-GDAL_CACHEMAX_MB = 64
-"""GDAL block cache per worker process (MB)."""
 
 Echo = Callable[[str], None]
 
@@ -86,13 +86,6 @@ def _run_task(task: CommuneTask) -> tuple[str, str, float, float]:
     return task.key, sha, time.perf_counter() - t0, _peak_rss_mb()
 
 
-def _init_worker() -> None:
-    from rasterio.env import set_gdal_config
-
-    os.environ["GDAL_CACHEMAX"] = str(GDAL_CACHEMAX_MB)  # GDAL reads MB from the environment...
-    set_gdal_config("GDAL_CACHEMAX", GDAL_CACHEMAX_MB << 20)  # ...rasterio passes bytes to GDALSetCacheMax64
-
-
 def _settings(**kw: Any) -> str:
     """The job's settings as stored in the manifest (paths made absolute; not the window)."""
     return json.dumps(
@@ -108,7 +101,7 @@ def compute_by_commune(
     out: str | Path,
     *,
     landcover_before: str | Path | None = None,
-    rules: str = "cosia-2023",
+    rules: str = DEFAULT_RULES,
     year: int | None = None,
     year_before: int | None = None,
     window: int | None = None,
@@ -234,10 +227,7 @@ def _execute(
             except CostaError as e:
                 yield task.key, e
         return
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+    with process_pool(workers) as pool:
         pending: dict[Future[tuple[str, str, float, float]], str] = {}
         for task in tasks:
             pending[pool.submit(_run_task, task)] = task.key

@@ -17,7 +17,7 @@ from rasterio.features import rasterize
 from costa.errors import SourceError, SourceReadError, file_error
 from costa.nomenclature import CLASSES
 from costa.tiling.tiles import Box
-from costa.zan.rules import RULESETS, RuleSet, parcel_status
+from costa.zan.rules import DEFAULT_RULES, RULESETS, RuleSet, parcel_status
 from costa.zan.schema import ARTIF, COUNT_FIELDS
 from costa.zan.windowed import Measure, measure
 from costa.zan.windows import Grid, Plan, Zones, landcover_source, open_grid
@@ -155,11 +155,12 @@ def compute(
     communes: str | Path | None = None,
     *,
     landcover_before: str | Path | None = None,
-    rules: str = "cosia-2023",
+    rules: str = DEFAULT_RULES,
     year: int | None = None,
     year_before: int | None = None,
     window: int | None = None,
     area: Box | None = None,
+    workers: int = 1,
 ) -> ZanResult:
     """Compute the ZAN tables (one vintage, or two with flux).
 
@@ -178,6 +179,7 @@ def compute(
         year_before: vintage of ``landcover_before`` (default: its ``YEAR`` tag).
         window: window side in pixels (default :data:`costa.zan.windows.DEFAULT_WINDOW`).
         area: pixel box of the raster to measure (default: all of it); patches end at its edge.
+        workers: processes measuring the windows of the area in parallel (the same tables).
 
     Examples:
         >>> import costa
@@ -202,7 +204,7 @@ def compute(
     gc = read_communes(communes) if communes is not None else None
     sources = [landcover] + ([landcover_before] if landcover_before else [])
     plan, keys = _plan(sources, gp, gc, rs)
-    m = measure(plan, area=area, window=window)
+    m = measure(plan, area=area, window=window, workers=workers)
     if not m.counts[0][1:, 1:].any():
         what = parcels if isinstance(parcels, str | Path) else "the parcels"
         raise SourceError(f"no parcel of {what} overlaps {landcover} (check CRS and extent)")

@@ -1,7 +1,8 @@
 r"""ZAN measurement by windows: memory set by the window, not by the area.
 
 The land-cover input is read by windows (:mod:`costa.zan.windows`: windows aligned to its
-blocks, parcels rasterised per window at pixel centres). Per window, one ``bincount`` gives
+blocks, parcels rasterised per window at pixel centres, once: later passes decode the ids pass 1
+kept run-length encoded, :class:`~costa.zan.windows.Burnt`). Per window, one ``bincount`` gives
 pixel counts per (parcel, class); they add up over windows.
 
 Two or three passes, each a loop over windows with nothing kept from one window to the next
@@ -30,8 +31,10 @@ size, with every rule set.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 import rasterio
@@ -53,8 +56,11 @@ __all__ = [
 ]
 
 from costa.zan.patches import decide, resolve, window_patches
+from costa.zan.pool import process_pool, worker_state
 from costa.zan.windows import (
+    BURNT_CACHE_BYTES,
     DEFAULT_WINDOW,
+    Burnt,
     Grid,
     Plan,
     close_datasets,
@@ -65,10 +71,13 @@ from costa.zan.windows import (
     raw_artificialised,
 )
 
+T = TypeVar("T")
+
 # --------------------------------------------------------------------------- pass 1: counts
 
 
-def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], tuple[Burnt, ...]]:
+    """Pass 1: pixels per (local parcel, class) and (commune, class); the window's zone ids."""
     w = load(plan, box)
     k, nz = len(w.pindex) + 1, plan.n_communes + 1
     pcounts, ccounts = [], []
@@ -82,28 +91,39 @@ def _counts(plan: Plan, box: Box) -> tuple[np.ndarray, list[np.ndarray], list[np
             ccounts.append(
                 np.bincount((w.cid.astype(np.int64) * N_CODES + lab).ravel(), minlength=nz * N_CODES)
             )
-    return w.pindex, [c.reshape(k, N_CODES) for c in pcounts], [c.reshape(nz, N_CODES) for c in ccounts]
+    return (
+        w.pindex,
+        [c.reshape(k, N_CODES) for c in pcounts],
+        [c.reshape(nz, N_CODES) for c in ccounts],
+        w.burnt,
+    )
 
 
 # --------------------------------------------------------------------------- pass 3: figures
 
 
-def _categories(plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve) -> None:
+def _categories(
+    plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve, burnt: tuple[Burnt, ...] | None
+) -> None:
     """Pass 2 of version 1: write the window's categories and built pixels for GDAL's sieve."""
-    w = load(plan, box)
+    w = load(plan, box, burnt)
     for v, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
         cat = (raw_artificialised(plan, w, urb, lab).astype(np.uint8) + 1) * (lab > 0)
         sieved.write(box, v, cat.astype(np.uint8, copy=False), in_codes(lab, BUILT).view(np.uint8))
 
 
 def _figures(
-    plan: Plan, box: Box, urban: list[np.ndarray], sieved: AreaSieve | None
+    plan: Plan,
+    box: Box,
+    urban: list[np.ndarray],
+    sieved: AreaSieve | None,
+    burnt: tuple[Burnt, ...] | None,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Artificialised pixels per local parcel and per commune (per vintage, then gained, lost).
 
     Pass 3 of the pixel rule (with communes or two vintages) and of version 1 (``sieved``).
     """
-    w = load(plan, box)
+    w = load(plan, box, burnt)
     artifs = []
     for i, (lab, urb) in enumerate(zip(w.labels, urban, strict=True)):
         valid = lab > 0
@@ -149,8 +169,14 @@ def measure(
     *,
     area: Box | None = None,
     window: int | None = None,
+    workers: int = 1,
 ) -> Measure:
-    """Run the passes over the windows of ``area`` (default: the whole raster)."""
+    """Run the passes over the windows of ``area`` (default: the whole raster).
+
+    ``workers`` > 1: each pass's windows run in that many processes (:mod:`costa.zan.pool`),
+    their results merged in window order as in one process, so the tables are the same. The
+    steps that write or read version 1's sieve files stay in this process.
+    """
     g = plan.grid
     area = (area or Box(0, 0, g.height, g.width)).clip(g.height, g.width)
     rs = plan.rules
@@ -160,12 +186,16 @@ def measure(
     zone_counts = [np.zeros((nz, N_CODES), np.int64) for _ in range(nv)]
     with contextlib.ExitStack() as stack:
         stack.enter_context(_closing())
-        for box in boxes:
-            pindex, pc, cc = _counts(plan, box)
+        run = stack.enter_context(_windows_in(plan, workers))
+        burnt: list[tuple[Burnt, ...] | None] = []
+        held = 0
+        for pindex, pc, cc, b in run(_counts, [(box,) for box in boxes]):
             rows = np.r_[0, pindex + 1]
             for v in range(nv):
                 counts[v][rows] += pc[v]
                 zone_counts[v] += cc[v]
+            held += sum(z.nbytes for z in b)
+            burnt.append(b if held <= BURNT_CACHE_BYTES else None)  # past the budget: burn again
         urban = [urban_usage(c, g.pixel_area) for c in counts]
         nl = 4 if nv == 2 else 1
         artif = [np.zeros(n, np.int64) for _ in range(nl)]
@@ -173,8 +203,8 @@ def measure(
         sieved = None
         if rs.thresholds and rs.method == "graph":  # figures of pass 2, completed after the merge
             frags, parts = [], []
-            for box in boxes:
-                f, part = window_patches(plan, box, urban)
+            tasks = [(box, urban, b) for box, b in zip(boxes, burnt, strict=True)]
+            for f, part in run(window_patches, tasks):
                 frags.append(f)
                 parts.append(part)
             per_vintage = [decide(plan, boxes, [f[v] for f in frags]) for v in range(nv)]
@@ -183,7 +213,7 @@ def measure(
                 done = resolve(plan, part, [(pv[0][i], pv[1][i]) for pv in per_vintage])
                 _add(artif, zone_artif, done.pindex, done.per_parcel, done.per_commune)
             return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
-        if rs.thresholds:  # version 1: GDAL's sieve over the area, file to file
+        if rs.thresholds:  # version 1: GDAL's sieve over the area, file to file, in this process
             stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache_bytes(area.width, files=2 * nv)))
             sieved = stack.enter_context(
                 AreaSieve(
@@ -195,16 +225,38 @@ def measure(
                     built_px=plan.built_px,
                 )
             )
-            for box in boxes:
-                _categories(plan, box, urban, sieved)
+            for box, kept in zip(boxes, burnt, strict=True):
+                _categories(plan, box, urban, sieved, kept)
             sieved.run()
-        if not rs.thresholds and nv == 1 and plan.communes is None:  # figures follow from the counts
+            for box, kept in zip(boxes, burnt, strict=True):
+                _add(artif, zone_artif, *_figures(plan, box, urban, sieved, kept))
+            return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
+        if nv == 1 and plan.communes is None:  # figures follow from the counts
             artif = [_pixel_artif(counts[0], urban[0])]
             zone_artif = [np.bincount(plan.commune_of, weights=artif[0], minlength=nz).astype(np.int64)]
             return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
-        for box in boxes:
-            _add(artif, zone_artif, *_figures(plan, box, urban, sieved))
+        for figures in run(_figures, [(box, urban, None, b) for box, b in zip(boxes, burnt, strict=True)]):
+            _add(artif, zone_artif, *figures)
     return Measure(g, counts, zone_counts, urban, artif, zone_artif, len(boxes))
+
+
+Run: TypeAlias = Callable[[Callable[..., T], list[tuple[Any, ...]]], Iterator[T]]
+"""Calls ``fn(plan, *args)`` for each ``args`` of a list; results in list order."""
+
+
+@contextlib.contextmanager
+def _windows_in(plan: Plan, workers: int) -> Iterator[Run[Any]]:
+    """Where a pass's windows run: here, or in ``workers`` processes that got ``plan`` once."""
+    if workers <= 1:
+        yield lambda fn, args: (fn(plan, *a) for a in args)
+        return
+    with process_pool(workers, state=plan) as pool:
+        yield lambda fn, args: pool.map(_on_plan, itertools.repeat(fn), args)
+
+
+def _on_plan(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """In a worker process: ``fn`` on the plan the process was started with."""
+    return fn(worker_state(), *args)
 
 
 def _add(

@@ -28,9 +28,11 @@ from costa.tiling.tiles import Box
 from costa.zan.rules import RuleSet, pixel_artificialised
 
 __all__ = [
+    "BURNT_CACHE_BYTES",
     "BYTES_PER_PX",
     "DEFAULT_WINDOW",
     "MAX_PIXEL_M",
+    "Burnt",
     "Grid",
     "Pixels",
     "Plan",
@@ -48,8 +50,14 @@ __all__ = [
 
 BYTES_PER_PX = 40
 """Peak working memory per window pixel in the patch pass (measured, see benchmarks/RESULTS.md)."""
-DEFAULT_WINDOW = 4096
-"""Default window side (px): 4096² × 40 B ≈ 0.7 GB of window arrays per process."""
+DEFAULT_WINDOW = 2048
+"""Default window side (px): 2048² × 40 B ≈ 0.17 GB of window arrays per process. Smaller windows
+are faster per pixel here (arrays closer to the CPU caches): on the real four-commune case at
+20 cm, rule set v2 ran 24 Mpx per CPU-second at 2048 against 21 at 4096 (964 → 588 MB), the pixel
+rule as fast; at 1024 the merge's tables in the parent grow (see ZAN benchmark notes)."""
+BURNT_CACHE_BYTES = 256 << 20
+"""Run-length-encoded zone rasters kept between passes per area (≈ 0.6 MB per 4096² window of
+parcels: an area of ≈ 7 Gpx); windows past it are rasterised again in each pass."""
 MAX_PIXEL_M = 1.0
 """Coarsest pixel the ZAN rules accept (50 m² built patch = 1,250 px at 20 cm, 50 px at 1 m)."""
 
@@ -245,6 +253,43 @@ class Zones:
         return ids, index
 
 
+@dataclass(frozen=True)
+class Burnt:
+    """A window's zone ids, run-length encoded in row-major order, and the table row of each id.
+
+    Rasterised once per window (pass 1) and decoded by the later passes: parcels make long
+    runs, so a 4096² window of ≈ 2,000 m² parcels at 20 cm is ≈ 95,000 runs (0.6 MB), decoded
+    in ≈ 5 ms where rasterising again takes ≈ 45 ms.
+
+    >>> ids = np.array([[0, 0, 1], [1, 1, 2]], np.uint16)
+    >>> b = Burnt.encode(ids, np.array([7, 9]))
+    >>> b.lengths.tolist(), np.array_equal(b.decode()[0], ids), b.decode()[1].tolist()
+    ([2, 3, 1], True, [7, 9])
+    """
+
+    shape: tuple[int, int]
+    values: np.ndarray
+    lengths: np.ndarray
+    index: np.ndarray
+
+    @classmethod
+    def encode(cls, ids: np.ndarray, index: np.ndarray) -> Burnt:
+        """Runs of equal ids along the rows of ``ids`` (a row's last run goes on into the next)."""
+        flat = ids.ravel()
+        starts = np.r_[0, np.flatnonzero(flat[1:] != flat[:-1]) + 1]
+        lengths = np.diff(np.r_[starts, flat.size]).astype(np.int32)
+        return cls((int(ids.shape[0]), int(ids.shape[1])), flat[starts], lengths, index)
+
+    def decode(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ids raster and the table row of each id, as :meth:`Zones.burn` gave them."""
+        return np.repeat(self.values, self.lengths).reshape(self.shape), self.index
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held."""
+        return int(self.values.nbytes + self.lengths.nbytes + self.index.nbytes)
+
+
 @dataclass
 class Plan:
     """Everything a window needs: inputs, zones, rules (picklable, for worker processes)."""
@@ -274,6 +319,8 @@ class Pixels:
     """Commune number per pixel from commune boundaries; None when communes are made of parcels
     (then each parcel's commune, ``communes_of_parcels``, says it)."""
     communes_of_parcels: np.ndarray
+    burnt: tuple[Burnt, ...]
+    """The parcel ids (and commune ids) run-length encoded, for :func:`load` in a later pass."""
 
 
 _OPEN: dict[str, Any] = {}
@@ -292,8 +339,12 @@ def close_datasets() -> None:
         _OPEN.popitem()[1].close()
 
 
-def load(plan: Plan, box: Box) -> Pixels:
-    """Read a window: its classes per vintage (checked), parcel ids and commune numbers."""
+def load(plan: Plan, box: Box, burnt: tuple[Burnt, ...] | None = None) -> Pixels:
+    """Read a window: its classes per vintage (checked), parcel ids and commune numbers.
+
+    ``burnt``: the window's zone ids from an earlier pass (:attr:`Pixels.burnt`), decoded
+    instead of rasterised again.
+    """
     labels = []
     for source, name in zip(plan.sources, plan.names, strict=True):
         try:
@@ -303,13 +354,25 @@ def load(plan: Plan, box: Box) -> Pixels:
             raise SourceReadError(file_error(name, e, where=where)) from None
         _check_values(lab, name)
         labels.append(lab.astype(np.uint8, copy=False))
-    pid, pindex = plan.parcels.burn(plan.grid, box)
+    zones = [plan.parcels] + ([plan.communes] if plan.communes is not None else [])
+    if burnt is None:
+        ids = [z.burn(plan.grid, box) for z in zones]
+        burnt = tuple(Burnt.encode(*i) for i in ids)
+    else:
+        ids = [b.decode() for b in burnt]
+    pid, pindex = ids[0]
     if plan.communes is not None:
-        cid, cindex = plan.communes.burn(plan.grid, box)
+        cid, cindex = ids[1]
         return Pixels(
-            box, labels, pid, pindex, np.r_[0, cindex + 1].astype(np.int32)[cid], np.zeros(0, np.int32)
+            box,
+            labels,
+            pid,
+            pindex,
+            np.r_[0, cindex + 1].astype(np.int32)[cid],
+            np.zeros(0, np.int32),
+            burnt,
         )
-    return Pixels(box, labels, pid, pindex, None, plan.commune_of[np.r_[0, pindex + 1]])
+    return Pixels(box, labels, pid, pindex, None, plan.commune_of[np.r_[0, pindex + 1]], burnt)
 
 
 def commune_counts(plan: Plan, w: Pixels, mask: np.ndarray, per_parcel: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from costa.jobs.manifest import Manifest
+from costa.zan.windows import DEFAULT_WINDOW
 from tests.conftest import assert_clean_error, costa, write_raster
 from tests.zan.test_windowed import X0, Y0, N, scene
 
@@ -113,4 +114,4 @@ def test_refusals(inputs: dict[str, Path], tmp_path: Path) -> None:
     assert_clean_error(res, "with --by-commune, give a folder (it gets zan.gpkg and communes/)")
     args = _args(inputs, tmp_path / "w")
     args[args.index("--window") + 1] = "8"
-    assert_clean_error(costa(*args), "--window 8: choose between 16 and 65536 px (default 4096)")
+    assert_clean_error(costa(*args), f"--window 8: choose between 16 and 65536 px (default {DEFAULT_WINDOW})")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import rasterio
@@ -161,5 +162,11 @@ def test_communes_too_small_for_the_patch_rule_get_a_caveat(territory, tmp_path:
         territory.communes,
         "-o",
         tmp_path / "z.gpkg",
+        "--window",
+        "256",
+        "--workers",
+        "2",  # windows in two processes, communes rasterised per window: the same table
     )
     assert res.returncode == 0 and f"warning: commune {expected[0]}" in res.stderr
+    written = pd.read_parquet(tmp_path / "z_communes.parquet")
+    pd.testing.assert_frame_equal(written, small.communes, check_exact=True)
