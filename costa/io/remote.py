@@ -17,14 +17,21 @@ from urllib.parse import quote
 
 from costa.errors import SourceReadError, first_line
 
-__all__ = ["RETRIES", "gdal_path", "is_remote", "list_objects", "read_text"]
+__all__ = ["SETTINGS", "gdal_path", "is_remote", "list_objects", "read_text"]
 
 SCHEMES = ("s3://", "http://", "https://")
-RETRIES = {"GDAL_HTTP_MAX_RETRY": "6", "GDAL_HTTP_RETRY_DELAY": "0.5"}
-"""GDAL asks a store that answers 429 or 5xx (or times out) again, up to 6 times, doubling the
-delay from 0.5 s (31 s in all): a busy or restarting store slows a job down, it does not fail
-its dalles. Set in every process that imports costa's readers, unless the user set them."""
-for _key, _value in RETRIES.items():
+SETTINGS = {
+    "GDAL_HTTP_MAX_RETRY": "6",
+    "GDAL_HTTP_RETRY_DELAY": "0.5",
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "VSI_CACHE": "TRUE",
+}
+"""GDAL's settings for remote sources, set in every process that imports costa's readers unless
+the user set them. A store that answers 429 or 5xx (or times out) is asked again, up to 6 times,
+doubling the delay from 0.5 s. Opening a dalle does not list its folder in search of side-car
+files (one LIST request per open, and a job opens each dalle for itself and its neighbours), and
+the blocks read are cached per file."""
+for _key, _value in SETTINGS.items():
     os.environ.setdefault(_key, _value)
 
 
