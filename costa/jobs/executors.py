@@ -113,41 +113,64 @@ def open_executor(job: Job, say: Echo, *, gpus: int = 0, chunks: int = 1) -> Ite
     worker processes here, placed by :func:`~costa.jobs.placement.plan_workers` (``threads``
     each, one of the ``gpus`` each).
     """
-    if job.scheduler is None and job.workers is None and job.cluster is None:
+    if job.cluster is not None:
+        with _slurm(job, say, chunks) as ex:
+            yield ex
+    elif job.scheduler is not None:
+        with _scheduler(job.scheduler, say) as ex:
+            yield ex
+    elif job.workers is not None:
+        with _here(job, say, gpus) as ex:
+            yield ex
+    else:
         yield _InProcess()
-        return
+
+
+@contextlib.contextmanager
+def _slurm(job: Job, say: Echo, chunks: int) -> Iterator[Executor]:
+    """Workers as Slurm jobs, released on exit."""
+    from distributed import Client
+
+    assert job.cluster is not None
+    n = job.cluster.workers_for(job.workers, chunks)
+    with start(job.cluster, n, job.out / ".slurm") as cluster, Client(cluster) as client:
+        say(f"Slurm: {n} worker job(s) submitted ({job.cluster.cores} cores, {job.cluster.memory} each)")
+        client.wait_for_workers(1, timeout=WAIT_S)
+        ex = _Dask(client, expected=n)
+        say(f"Slurm: {ex.workers} worker(s) running; dashboard {ex.dashboard}")
+        yield ex
+
+
+@contextlib.contextmanager
+def _scheduler(address: str, say: Echo) -> Iterator[Executor]:
+    """The workers of a Dask scheduler started elsewhere."""
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        ex = _Dask(client)
+        say(f"Dask scheduler {address}: {ex.workers} worker(s), dashboard {ex.dashboard}")
+        yield ex
+
+
+@contextlib.contextmanager
+def _here(job: Job, say: Echo, gpus: int) -> Iterator[Executor]:
+    """Worker processes on this machine, each with its cores and GPU (:mod:`costa.jobs.placement`)."""
     import logging
 
     from distributed import Client, Nanny, Scheduler, SpecCluster
 
-    if job.cluster is not None:
-        n = job.cluster.workers_for(job.workers, chunks)
-        with start(job.cluster, n, job.out / ".slurm") as cluster, Client(cluster) as client:
-            say(f"Slurm: {n} worker job(s) submitted ({job.cluster.cores} cores, {job.cluster.memory} each)")
-            client.wait_for_workers(1, timeout=WAIT_S)
-            ex = _Dask(client, expected=n)
-            say(f"Slurm: {ex.workers} worker(s) running; dashboard {ex.dashboard}")
-            yield ex
-        return
-    if job.scheduler is not None:
-        with Client(job.scheduler, timeout="30s") as client:
-            ex = _Dask(client)
-            say(f"Dask scheduler {job.scheduler}: {ex.workers} worker(s), dashboard {ex.dashboard}")
-            yield ex
-        return
-    threads = job.options.threads
-    places = plan_workers(job.workers or 1, cores=os.cpu_count() or 1, gpus=gpus, threads=threads)
+    places = plan_workers(job.workers or 1, cores=os.cpu_count() or 1, gpus=gpus, threads=job.options.threads)
     quiet = logging.ERROR
-    specs = {
+    workers = {
         p.name: {
             "cls": Nanny,
             "options": {"nthreads": 1, "env": p.env, "resources": p.resources, "silence_logs": quiet},
         }
         for p in places
     }
-    scheduler_spec = {"cls": Scheduler, "options": {"dashboard_address": "127.0.0.1:0", "host": "127.0.0.1"}}
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": "127.0.0.1:0", "host": "127.0.0.1"}}
     with (
-        SpecCluster(workers=specs, scheduler=scheduler_spec, silence_logs=quiet) as cluster,
+        SpecCluster(workers=workers, scheduler=scheduler, silence_logs=quiet) as cluster,
         Client(cluster) as client,
     ):
         client.wait_for_workers(len(places))
