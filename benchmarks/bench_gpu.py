@@ -224,7 +224,7 @@ def cpu_decode(paths: list[Path], threads: int) -> dict[str, float]:
     }
 
 
-def gpu_jp2(paths: list[Path], model: Model, tile: int, batch: int, repeats: int) -> dict[str, Any]:
+def gpu_jp2(paths: list[Path], model: Model, tile: int, batch: int) -> dict[str, Any]:
     """nvImageCodec decode of the RVB + IRC pair, then R, G, B, NIR tiles cut on the GPU and
     classified through IO binding, codes copied to the host once per dalle."""
     import cupy as cp
@@ -369,7 +369,7 @@ def main() -> None:
             pair = [next(folders["main"].glob("*.jp2")), next(folders["irc"].glob("*.jp2"))]
         part["cpu"] = cpu_decode(pair, os.cpu_count() or 1)
         if provider != "cpu":
-            part["gpu"] = gpu_jp2(pair, models["fp16"], tile, 8, 2)
+            part["gpu"] = gpu_jp2(pair, models["fp16"], tile, 8)
     res.doc["configs"] = configs(res.doc, provider, tile)
     res.save()
     print(json.dumps(res.doc["configs"], indent=1))
