@@ -27,7 +27,7 @@ from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
 
 from costa.errors import SourceError, SourceReadError, file_error
-from costa.io.remote import gdal_path, is_remote, list_objects, read_text
+from costa.io.remote import gdal_path, is_remote, list_objects, opened, read_text
 from costa.io.sources import check_crs, check_dtype, check_gsd, dataset_mask
 from costa.models.card import ModelCard
 from costa.tiling.tiles import Box
@@ -161,7 +161,7 @@ def _remote_dalles(url: str) -> list[str]:
         files = [ln if is_remote(ln) else f"{base}/{ln}" for ln in lines if ln and not ln.startswith("#")]
     elif suffix == ".vrt":
         try:
-            with rasterio.open(gdal_path(url)) as ds:
+            with opened(gdal_path(url)) as ds:
                 return [f.replace("/vsis3/", "s3://", 1) for f in ds.files[1:]]
         except RasterioError as e:
             raise SourceReadError(file_error(Path(url), e, doing="open")) from None
@@ -185,7 +185,7 @@ def scan(paths: Sequence[Path], product: str = MAIN) -> Mosaic:
     broken = []
     for path in paths:
         try:
-            with rasterio.open(path) as ds:
+            with opened(path) as ds:
                 heads.append((path, ds.crs, ds.transform, ds.height, ds.width, ds.count, tuple(ds.dtypes)))
         except RasterioError as e:
             broken.append((path, file_error(path, e, doing="open")))
@@ -362,7 +362,7 @@ def _read_dalle(path: Path, bands: Sequence[int], box: Box) -> tuple[np.ndarray,
     """Read ``bands`` of one dalle in ``box`` (its own pixels) with GDAL's validity mask."""
     window = box.window()
     try:
-        with rasterio.open(path) as ds:
+        with opened(path) as ds:
             px = ds.read(list(bands), window=window)
             if all(MaskFlags.all_valid in ds.mask_flag_enums[b - 1] for b in bands):
                 ok = np.ones(px.shape[1:], bool)

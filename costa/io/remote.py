@@ -10,14 +10,16 @@ settings, so both see one store. Workers need the same environment as the client
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 from costa.errors import SourceReadError, first_line
 
-__all__ = ["SETTINGS", "gdal_path", "is_remote", "list_objects", "read_text"]
+__all__ = ["SETTINGS", "gdal_path", "is_remote", "list_objects", "opened", "read_text"]
 
 SCHEMES = ("s3://", "http://", "https://")
 SETTINGS = {
@@ -26,13 +28,22 @@ SETTINGS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "VSI_CACHE": "TRUE",
 }
-"""GDAL's settings for remote sources, set in every process that imports costa's readers unless
-the user set them. A store that answers 429 or 5xx (or times out) is asked again, up to 6 times,
-doubling the delay from 0.5 s. Opening a dalle does not list its folder in search of side-car
-files (one LIST request per open, and a job opens each dalle for itself and its neighbours), and
-the blocks read are cached per file."""
-for _key, _value in SETTINGS.items():
-    os.environ.setdefault(_key, _value)
+"""GDAL's settings while costa opens a remote source (:func:`opened`), where the user has not set
+them. A store that answers 429 or 5xx (or times out) is asked again, up to 6 times, doubling the
+delay from 0.5 s. Opening a dalle does not list its folder in search of side-car files (one LIST
+request per open, and a job opens each dalle for itself and its neighbours); the blocks read are
+cached per file. Local files keep GDAL's defaults (their ``.aux.xml`` side-cars are found)."""
+
+
+@contextlib.contextmanager
+def opened(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """``rasterio.open(path)``, used under :data:`SETTINGS` when ``path`` is a GDAL remote path."""
+    import rasterio
+
+    remote = str(path).startswith(("/vsis3/", "/vsicurl"))
+    settings = {k: os.environ.get(k, v) for k, v in SETTINGS.items()}
+    with rasterio.Env(**settings) if remote else contextlib.nullcontext(), rasterio.open(path) as ds:
+        yield ds
 
 
 def is_remote(spec: str) -> bool:
