@@ -380,3 +380,17 @@ def test_dalles_on_object_storage_give_the_local_pixels(
     assert np.array_equal(mosaic(out), job_ref)
     with rasterio.open(sorted(out.glob("SYN-*.tif"))[0]) as ds:
         assert json.loads(ds.tags()["SOURCES"])[0].startswith("/vsis3/costa/dalles/SYN-")
+
+
+def test_a_worker_of_a_scheduler_killed_mid_job_loses_nothing(
+    terr: Territory, job_ref: np.ndarray, dask_processes: DaskProcesses, tmp_path: Path
+) -> None:
+    """``dask worker`` w0 (nanny and worker) killed with SIGKILL mid-job: w1 finishes its dalles."""
+    out = tmp_path / "out"
+    proc = run_cli_job(dalles(terr), out, "--scheduler", dask_processes.address)
+    wait_for_done(out, 1, proc)
+    os.killpg(dask_processes.workers["w0"].pid, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert all(s == "done" for s, _, _ in manifest(out).values())
+    assert np.array_equal(mosaic(out), job_ref)
