@@ -112,7 +112,8 @@ def run_chunks(
             batch_x = np.stack([data.x[(slice(None), *r.slices(chunk.read))] for r in reads])
             with _model_errors(model, chunk):
                 if data.fused:
-                    _classify(model, batch_x, data.valid, chunk, group, labels, conf)
+                    mask = np.stack([data.valid[r.slices(chunk.read)] for r in reads])
+                    _classify(model, batch_x, mask, chunk, group, labels, conf)
                 else:
                     logits = model.run(batch_x)[: len(group)]
                     _decode_group(logits, group, model.card.lut, chunk, labels, conf)
@@ -186,7 +187,7 @@ def _decode_group(
 def _classify(
     model: Model,
     raw: np.ndarray,
-    valid: np.ndarray,
+    mask: np.ndarray,
     chunk: Chunk,
     group: Sequence[tuple[Tile, Box]],
     labels: np.ndarray,
@@ -194,11 +195,9 @@ def _classify(
 ) -> None:
     """Class codes (and confidence) of a batch of raw tiles, argmax inside the graph, in place.
 
-    ``group`` pairs each tile with the box it writes (its core within the chunk).
+    ``mask`` marks the valid pixels of ``raw``; ``group`` pairs each tile with the box it writes
+    (its core within the chunk), and may be shorter than the batch (a filled GPU batch).
     """
-    mask = np.stack([valid[t.read.slices(chunk.read)] for t, _ in group])
-    if len(raw) > len(group):  # a GPU batch filled with copies of its last tile
-        mask = np.concatenate([mask, np.repeat(mask[-1:], len(raw) - len(group), axis=0)])
     codes, pct = model.classify(raw, mask, conf is not None)
     for k, (t, w) in enumerate(group):
         core = w.slices(t.read)

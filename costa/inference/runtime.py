@@ -123,7 +123,8 @@ class Model:
         :func:`costa.inference.fused.fuse`. Callers holding pixels in GPU memory bind them to
         this session (ONNX Runtime's IO binding) rather than going through :meth:`classify`.
         """
-        dtype = np.dtype(raw_dtype).str
+        raw = np.dtype(raw_dtype)
+        dtype = raw.str
         key = (dtype, confidence, masked)
         sess = self._fused_sessions.get(key)
         if sess is None:
@@ -132,9 +133,7 @@ class Model:
             # one form at a time: once a batch has no-data pixels, the masked form serves every
             # later batch and the unmasked one is freed (its weights are a second copy)
             self._fused_sessions.pop((dtype, confidence, False), None)
-            fused = fuse(
-                self._unchanged_bytes(), self.card, np.dtype(raw_dtype), confidence=confidence, masked=masked
-            )
+            fused = fuse(self._unchanged_bytes(), self.card, raw, confidence=confidence, masked=masked)
             sess = self._fused_sessions[key] = self._optimised(fused)
         return sess
 

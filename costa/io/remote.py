@@ -40,9 +40,11 @@ def opened(path: str | os.PathLike[str]) -> Iterator[Any]:
     """``rasterio.open(path)``, used under :data:`SETTINGS` when ``path`` is a GDAL remote path."""
     import rasterio
 
-    remote = str(path).startswith(("/vsis3/", "/vsicurl"))
-    settings = {k: os.environ.get(k, v) for k, v in SETTINGS.items()}
-    with rasterio.Env(**settings) if remote else contextlib.nullcontext(), rasterio.open(path) as ds:
+    if not str(path).startswith(("/vsis3/", "/vsicurl")):
+        with rasterio.open(path) as ds:
+            yield ds
+        return
+    with rasterio.Env(**{k: os.environ.get(k, v) for k, v in SETTINGS.items()}), rasterio.open(path) as ds:
         yield ds
 
 
