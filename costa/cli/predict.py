@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from costa.jobs.clusters import ClusterSpec
 
 from costa.cli._common import (
-    ModelOpt,
     ProviderOpt,
     QuietOpt,
     _progress,
@@ -65,9 +64,14 @@ def predict(
         list[str],
         typer.Argument(help="Source raster, or dalles: folder(s), glob, list file (.txt) or VRT."),
     ],
-    model: ModelOpt,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="ONNX model with costa metadata (a file or s3:// URL).")
+    ],
     out_path: Annotated[
-        Path, typer.Option("--out", "-o", help="Output COG (.tif), or a folder for one COG per dalle.")
+        str,
+        typer.Option(
+            "--out", "-o", help="Output COG (.tif), or a folder (or s3:// prefix) for one COG per dalle."
+        ),
     ],
     tile: Annotated[
         int | None,
@@ -122,6 +126,10 @@ def predict(
         str, typer.Option(help="Dalle grid to cut one large raster: auto (by CRS), none, or a preset name.")
     ] = "auto",
     force: Annotated[bool, typer.Option(help="Accept a pixel size far from the model's GSD.")] = False,
+    state: Annotated[
+        Path | None,
+        typer.Option(help="Local folder of the job's manifest (default: --out; needed for an s3:// --out)."),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Predict a 16-class land-cover map, tile by tile, without seams.
@@ -144,13 +152,16 @@ def predict(
         force=force,
         memory_mb=memory,
     )
-    if out_path.suffix.lower() not in (".tif", ".tiff"):
+    from costa.io.remote import is_remote
+
+    if Path(out_path).suffix.lower() not in (".tif", ".tiff"):
         from costa.jobs import Job
 
         job = Job(
             sources={"main": src[0] if len(src) == 1 else tuple(src), **parse_products(product or [])},
-            model=model,
-            out=out_path,
+            model=model if is_remote(model) else Path(model),
+            out=out_path if is_remote(out_path) else Path(out_path),
+            state=state,
             bands=bands,
             options=opts,
             grid=grid,
@@ -161,11 +172,15 @@ def predict(
         )
         _run_job(job, quiet)
         return
-    if len(src) > 1 or product or workers or scheduler or cluster:
+    if is_remote(out_path):
         raise OptionError(
-            f"--out {out_path} is one file, but several sources, --product, --workers, --scheduler or "
-            "--cluster make "
-            "a job that writes one COG per dalle: give --out a folder (e.g. --out out/landcover/)"
+            f"--out {out_path}: one COG is written to local disk; give an s3:// folder for a job"
+        )
+    if len(src) > 1 or product or workers or scheduler or cluster or state:
+        raise OptionError(
+            f"--out {out_path} is one file, but several sources, --product, --workers, --scheduler, "
+            "--cluster or --state make a job that writes one COG per dalle: give --out a folder "
+            "(e.g. --out out/landcover/)"
         )
     from costa.inference.engine import predict as run
 
@@ -176,7 +191,7 @@ def predict(
         report = run(
             src[0],
             model,
-            out_path,
+            Path(out_path),
             opts,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             warn=warner(quiet),

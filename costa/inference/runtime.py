@@ -211,7 +211,8 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
     """Load an ONNX model, validate its metadata and start a session.
 
     Args:
-        path: ``.onnx`` file with costa metadata (see :mod:`costa.models.card`).
+        path: ``.onnx`` file with costa metadata (see :mod:`costa.models.card`), or an ``s3://``
+            URL (fetched once into a local cache, :func:`costa.io.remote.cached`).
         provider: ``auto`` (TensorRT → CUDA → CPU), or one provider, which must be available.
         threads: CPU threads for ONNX Runtime (default: all cores).
 
@@ -226,6 +227,10 @@ def open_model(path: str | Path, provider: ProviderName = "auto", threads: int |
         ('costa-demo', ('R', 'G', 'B', 'NIR'), 'cpu')
 
     """
+    if str(path).startswith("s3://"):
+        from costa.io.remote import cached
+
+        path = cached(str(path))
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")

@@ -1,25 +1,47 @@
-"""Sources on object storage: ``s3://`` and ``https://`` URLs, read by GDAL, listed by obstore.
+"""Object storage: dalles and models read from ``s3://`` and ``https://``, outputs put to ``s3://``.
 
-GDAL reads them through its virtual file systems (``/vsis3/``, ``/vsicurl/``) with the usual
+GDAL reads dalles through its virtual file systems (``/vsis3/``, ``/vsicurl/``) with the usual
 settings from the environment: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
 ``AWS_SESSION_TOKEN``, ``AWS_REGION``, ``AWS_S3_ENDPOINT`` (an S3-compatible store: MinIO, Ceph,
 OVH…), ``AWS_HTTPS``, ``AWS_VIRTUAL_HOSTING``, ``AWS_NO_SIGN_REQUEST``. A folder or
 a glob on a bucket (``s3://bucket/bdortho/D091/*.jp2``) is listed with obstore under the same
 settings, so both see one store. Workers need the same environment as the client.
+
+Outputs are put whole (:func:`put_file`): one PUT per file, which S3 stores only once it has
+received every byte, so an upload killed midway leaves no object under the key (and, not being
+multipart, no pending upload to abort). A model is fetched once per machine into a local cache
+(:func:`cached`), keyed by its URL and ETag.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from costa.errors import SourceReadError, first_line
+from costa.errors import OutputError, SourceReadError, first_line
+from costa.io.atomic import atomic_path
 
-__all__ = ["SETTINGS", "gdal_path", "is_remote", "list_objects", "opened", "read_text"]
+__all__ = [
+    "SETTINGS",
+    "cached",
+    "etags",
+    "gdal_path",
+    "is_remote",
+    "list_objects",
+    "opened",
+    "put_file",
+    "read_text",
+]
+
+MAX_PUT = 5 * 2**30
+"""S3's largest single PUT (5 GiB); a dalle's COG is tens of MB."""
 
 SCHEMES = ("s3://", "http://", "https://")
 SETTINGS = {
@@ -78,7 +100,7 @@ def list_objects(url: str, suffixes: tuple[str, ...]) -> list[str]:
     """
     if not url.startswith("s3://"):
         raise SourceReadError(f"{url}: only s3:// folders and globs are listed (give each https:// file)")
-    bucket, _, key = url[len("s3://") :].partition("/")
+    bucket, key = _split(url)
     star = min((key.index(c) for c in "*?[" if c in key), default=None)
     prefix = key if star is None else key[: key.rfind("/", 0, star) + 1]
     try:
@@ -92,6 +114,77 @@ def list_objects(url: str, suffixes: tuple[str, ...]) -> list[str]:
     elif prefix and not prefix.endswith("/"):
         keys = [k for k in keys if k.startswith(prefix + "/") or k == prefix]
     return sorted(f"s3://{bucket}/{k}" for k in keys if k.lower().endswith(suffixes))
+
+
+def _split(url: str) -> tuple[str, str]:
+    """Bucket and key of an ``s3://`` URL.
+
+    >>> _split("s3://ortho/D091/a.jp2")
+    ('ortho', 'D091/a.jp2')
+    """
+    bucket, _, key = url[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def put_file(path: Path, url: str) -> str:
+    """Upload a local file whole to an ``s3://`` URL in one PUT; returns the object's ETag.
+
+    Raises OutputError (one line) if the store refuses it after obstore's retries.
+    """
+    import obstore
+
+    size = path.stat().st_size
+    if size > MAX_PUT:
+        raise OutputError(
+            f"{path.name} is {size / 2**30:.1f} GiB, over S3's 5 GiB single upload: use smaller chunks"
+        )
+    bucket, key = _split(url)
+    try:
+        result = obstore.put(_store(bucket), key, path, use_multipart=False)
+    except Exception as e:  # obstore's errors: refused, credentials, no such bucket...
+        raise OutputError(f"cannot upload {url}: {first_line(e)}") from None
+    return str(result["e_tag"])
+
+
+def etags(url: str) -> dict[str, str]:
+    """ETag of every object directly under an ``s3://`` prefix (a folder), by name."""
+    bucket, key = _split(url.rstrip("/") + "/")
+    try:
+        import obstore
+
+        listed = obstore.list_with_delimiter(_store(bucket), prefix=key)
+    except Exception as e:
+        raise SourceReadError(f"cannot list {url}: {first_line(e)}") from None
+    return {o["path"][len(key) :]: str(o["e_tag"]) for o in listed["objects"]}
+
+
+def cached(url: str) -> Path:
+    """A local copy of a small ``s3://`` object (a model), fetched once per machine.
+
+    The copy is named by the URL and the object's ETag, so a model replaced on the store is
+    fetched again; it is written atomically, so two workers fetching it at once both see it whole.
+    """
+    if not url.startswith("s3://"):
+        raise SourceReadError(f"{url}: models are read from s3:// or local disk")
+    import obstore
+
+    bucket, key = _split(url)
+    try:
+        store = _store(bucket)
+        tag = str(obstore.head(store, key)["e_tag"])
+        local = _cache_dir() / (hashlib.sha256(f"{url}\n{tag}".encode()).hexdigest()[:24] + Path(key).suffix)
+        if not local.is_file():
+            with atomic_path(local) as tmp:
+                tmp.write_bytes(bytes(obstore.get(store, key).bytes()))
+    except Exception as e:  # obstore's errors (not found, refused, credentials), a full disk
+        raise SourceReadError(f"cannot fetch {url}: {first_line(e)}") from None
+    return local
+
+
+def _cache_dir() -> Path:
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path(tempfile.gettempdir())) / "costa-models"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _store(bucket: str) -> Any:
@@ -117,7 +210,7 @@ def read_text(url: str) -> str:
     """The text of a small object (a list file), read with the same settings as listings."""
     if not url.startswith("s3://"):
         raise SourceReadError(f"{url}: list files are read from s3:// or local disk")
-    bucket, _, key = url[len("s3://") :].partition("/")
+    bucket, key = _split(url)
     try:
         import obstore
 

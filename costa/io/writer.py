@@ -31,7 +31,7 @@ from rasterio.errors import RasterioError
 from rasterio.transform import Affine
 
 from costa.errors import CostaError, OutputError, file_error
-from costa.io.atomic import atomic_path, temp_name
+from costa.io.atomic import atomic_path, temp_name, write_atomic
 from costa.io.catalog import describe_cog
 from costa.io.cogfile import assemble
 from costa.io.overviews import Pyramid, overview_factors
@@ -198,8 +198,8 @@ def write_vrt(
             )
         bands.append(f'<VRTRasterBand dataType="Byte" band="{b}">{extra}{sources}</VRTRasterBand>')
     gt = ", ".join(repr(v) for v in transform.to_gdal())
-    path.write_text(
+    return write_atomic(
+        path,
         f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{escape(crs_wkt)}</SRS>'
-        f"<GeoTransform>{gt}</GeoTransform>{''.join(bands)}</VRTDataset>\n"
+        f"<GeoTransform>{gt}</GeoTransform>{''.join(bands)}</VRTDataset>\n",
     )
-    return path

@@ -133,7 +133,7 @@ def _slurm(job: Job, say: Echo, chunks: int) -> Iterator[Executor]:
 
     assert job.cluster is not None
     n = job.cluster.workers_for(job.workers, chunks)
-    with start(job.cluster, n, job.out / ".slurm") as cluster, Client(cluster) as client:
+    with start(job.cluster, n, job.folder / ".slurm") as cluster, Client(cluster) as client:
         say(f"Slurm: {n} worker job(s) submitted ({job.cluster.cores} cores, {job.cluster.memory} each)")
         client.wait_for_workers(1, timeout=WAIT_S)
         ex = _Dask(client, expected=n)
@@ -240,6 +240,7 @@ def drive(
                 seconds=outcome.seconds,
                 worker=outcome.worker,
                 degraded=degraded,
+                etag=outcome.etag,
             )
             stats.computed += 1
             stats.model_px += outcome.model_pixels

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     error TEXT,                 -- last error, one line (for done: why its context was incomplete)
     seconds REAL,
     worker TEXT,
-    updated TEXT
+    updated TEXT,
+    etag TEXT                   -- ETag of the uploaded COG (outputs on object storage)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -52,6 +53,7 @@ class Row:
     seconds: float | None
     worker: str | None
     updated: str | None
+    etag: str | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -75,6 +77,9 @@ class Manifest:
         if not readonly:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(_SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}
+            if "etag" not in columns:  # a manifest written before outputs could be uploaded
+                self.db.execute("ALTER TABLE chunks ADD COLUMN etag TEXT")
 
     def close(self) -> None:
         """Close the database."""
@@ -110,7 +115,7 @@ class Manifest:
     def rows(self) -> list[Row]:
         """Every chunk, in plan order."""
         cur = self.db.execute(
-            "SELECT name, idx, status, attempts, run, sha256, error, seconds, worker, updated "
+            "SELECT name, idx, status, attempts, run, sha256, error, seconds, worker, updated, etag "
             "FROM chunks ORDER BY idx"
         )
         return [Row(*r) for r in cur.fetchall()]
@@ -124,17 +129,25 @@ class Manifest:
         return int(self.db.execute("SELECT attempts FROM chunks WHERE name = ?", (name,)).fetchone()[0])
 
     def done(
-        self, name: str, *, run: int, sha256: str, seconds: float, worker: str, degraded: str | None = None
+        self,
+        name: str,
+        *,
+        run: int,
+        sha256: str,
+        seconds: float,
+        worker: str,
+        degraded: str | None = None,
+        etag: str | None = None,
     ) -> None:
-        """Record a chunk whose output is written and checksummed.
+        """Record a chunk whose output is written and checksummed (and uploaded: its ``etag``).
 
         ``degraded`` says why its context was incomplete (a neighbour unreadable); such a
         chunk is recomputed by the next run.
         """
         self.db.execute(
             "UPDATE chunks SET status = 'done', run = ?, sha256 = ?, error = ?, seconds = ?, "
-            "worker = ?, updated = ? WHERE name = ?",
-            (run, sha256, degraded, seconds, worker, _now(), name),
+            "worker = ?, updated = ?, etag = ? WHERE name = ?",
+            (run, sha256, degraded, seconds, worker, _now(), etag, name),
         )
 
     def failed(self, name: str, error: str, final: bool) -> None:

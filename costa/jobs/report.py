@@ -115,7 +115,7 @@ def make_report(
         finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         run=run,
         machine=platform.platform(),
-        model=str(job.model.resolve()),
+        model=str(job.model),  # absolute, or a URL (run_job)
         model_name=plan.model.card.name,
         model_sha256=plan.model.sha256,
         provider=",".join(sorted(stats.providers)) or "none",

@@ -5,6 +5,11 @@ per dalle, or per national grid cell for one large raster), predicts each chunk 
 halo read from the neighbours, and writes one COG per chunk, a ``landcover.vrt`` mosaic,
 a manifest (:mod:`costa.jobs.manifest`) and ``run.json``.
 
+The outputs may go to an ``s3://`` prefix instead of a folder: each worker writes its COG (and
+side-cars) on its own disk and uploads them whole, the COG last; the mosaic and ``run.json``
+follow. The manifest then lives in the local ``state`` folder and records each COG's ETag,
+which a rerun compares with the store's listing.
+
 Rerunning the same job into the same folder skips chunks whose output is there with the
 checksum the manifest recorded and recomputes the rest; a chunk that fails is retried, then
 marked failed with its error while the others go on.
@@ -21,6 +26,7 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +35,7 @@ from typing import Any
 from costa.errors import OutputError
 from costa.inference.engine import provenance
 from costa.io.atomic import remove_stale, write_atomic
+from costa.io.remote import etags, is_remote, put_file
 from costa.io.writer import check_writable, write_vrt
 from costa.jobs.energy import EnergyMeter, EnergyReading, gpu_count
 from costa.jobs.executors import Echo, drive, open_executor
@@ -70,10 +77,18 @@ def run_job(
     say, warn_ = echo or (lambda s: None), warn or (lambda s: None)
     t0 = time.perf_counter()
     # absolute paths: the tasks run in worker processes that may have another working directory
-    job = settle_workers(dataclasses.replace(job, model=job.model.absolute(), out=job.out.absolute()))
+    job = settle_workers(
+        dataclasses.replace(
+            job,
+            model=_absolute(job.model),
+            out=_absolute(job.out),
+            state=None if job.state is None else job.state.absolute(),
+        )
+    )
     plan = plan_job(job, warn_)
-    out = job.out
-    out.mkdir(parents=True, exist_ok=True)
+    out = job.folder
+    for folder in {out, *([] if job.remote else [Path(job.out)])}:
+        folder.mkdir(parents=True, exist_ok=True)
     check_writable(out / "run.json")
     with _lock(out), Manifest(out) as man:
         previous = man.meta("fingerprint")
@@ -83,11 +98,12 @@ def run_job(
                 "give a new --out folder (or delete this one to start over)"
             )
         man.set_meta("fingerprint", plan.fingerprint)
-        remove_stale(out)
+        for folder in {out, *([] if job.remote else [Path(job.out)])}:
+            remove_stale(folder)
         names = [name for name, _ in plan.cells]
         all_names = names + sorted(set(plan.broken) - set(names))
         run = man.start_run(all_names)
-        done_before = _verified(man, out, warn_)
+        done_before = _verified(man, job, warn_)
         for name in sorted(set(plan.broken) - done_before):
             man.started(name)
             man.failed(name, plan.broken[name], final=True)
@@ -129,7 +145,14 @@ def run_job(
         wall=time.perf_counter() - t0,
     )
     write_atomic(out / "run.json", json.dumps(report.as_dict(), indent=1, ensure_ascii=False))
+    if job.remote:
+        put_file(out / "run.json", f"{job.remote}/run.json")
     return report
+
+
+def _absolute(path: Path | str) -> Path | str:
+    """A local path made absolute; a URL as it is."""
+    return path if is_remote(str(path)) else Path(path).absolute()
 
 
 def _task(job: Job, plan: Plan, name: str, chunk: Chunk) -> ChunkTask:
@@ -138,7 +161,8 @@ def _task(job: Job, plan: Plan, name: str, chunk: Chunk) -> ChunkTask:
     return ChunkTask(
         name=name,
         chunk=chunk,
-        out=job.out / f"{name}.tif",
+        out=Path(f"{name}.tif") if job.remote else Path(job.out) / f"{name}.tif",
+        upload=job.remote,
         products=plan.source.subset(chunk.read),
         recipe=plan.recipe,
         model=job.model,
@@ -148,14 +172,23 @@ def _task(job: Job, plan: Plan, name: str, chunk: Chunk) -> ChunkTask:
 
 
 def _write_mosaic(job: Job, plan: Plan, rows: list[Row]) -> None:
-    """``landcover.vrt`` over the finished chunks."""
-    main, boxes = plan.main, dict(plan.cells)
+    """``landcover.vrt`` over the finished chunks (built aside and uploaded, for outputs on a store)."""
     done = [r.name for r in rows if r.status == "done"]
     if not done:
         return
-    write_vrt(
-        job.out / "landcover.vrt",
-        [job.out / f"{name}.tif" for name in done],
+    if not job.remote:
+        _vrt(Path(job.out), done, plan, job)
+        return
+    with tempfile.TemporaryDirectory(prefix="costa-vrt-") as scratch:
+        put_file(_vrt(Path(scratch), done, plan, job), f"{job.remote}/landcover.vrt")
+
+
+def _vrt(folder: Path, done: list[str], plan: Plan, job: Job) -> Path:
+    """``folder/landcover.vrt`` over the COGs ``done`` (referred to by name, beside it)."""
+    main, boxes = plan.main, dict(plan.cells)
+    return write_vrt(
+        folder / "landcover.vrt",
+        [folder / f"{name}.tif" for name in done],
         width=main.width,
         height=main.height,
         transform=main.transform,
@@ -166,22 +199,29 @@ def _write_mosaic(job: Job, plan: Plan, rows: list[Row]) -> None:
     )
 
 
-def _verified(man: Manifest, out: Path, warn: Echo) -> set[str]:
-    """Chunks recorded done whose output is present with the recorded checksum (and full context)."""
+def _verified(man: Manifest, job: Job, warn: Echo) -> set[str]:
+    """Chunks recorded done whose output is present with the recorded checksum (and full context).
+
+    A local COG is checksummed again; an uploaded one must be listed with the ETag it was given.
+    """
+    rows = [r for r in man.rows() if r.status == "done"]
+    listed = etags(job.remote) if job.remote and rows else {}
     ok = set()
-    for r in man.rows():
-        if r.status != "done":
-            continue
-        path = out / f"{r.name}.tif"
+    for r in rows:
+        name = f"{r.name}.tif"
         if r.error:  # done with a neighbour unreadable: its borders lacked context
-            warn(f"{path.name} was predicted with a neighbour unreadable ({r.error}): recomputing it")
+            warn(f"{name} was predicted with a neighbour unreadable ({r.error}): recomputing it")
             man.failed(r.name, r.error, final=False)
-        elif path.is_file() and sha256_file(path) == r.sha256:
+        elif listed.get(name) == r.etag if job.remote else _intact(Path(job.out) / name, r.sha256):
             ok.add(r.name)
         else:
-            warn(f"{path.name} is missing or does not match its checksum: recomputing it")
+            warn(f"{name} is missing or does not match its checksum: recomputing it")
             man.failed(r.name, "output missing or corrupt", final=False)
     return ok
+
+
+def _intact(path: Path, sha256: str | None) -> bool:
+    return path.is_file() and sha256_file(path) == sha256
 
 
 @contextlib.contextmanager

@@ -8,8 +8,11 @@ when several are present) across the chunks it runs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import resource
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,7 @@ from costa.inference.engine import run_chunks
 from costa.inference.options import PredictOptions, settle
 from costa.inference.runtime import Model, open_model
 from costa.io.mosaic import BandRecipe, Mosaic, MosaicSource
+from costa.io.remote import put_file
 from costa.io.writer import write_cog
 from costa.jobs.manifest import sha256_file
 from costa.jobs.placement import worker_threads
@@ -33,11 +37,14 @@ class ChunkTask:
     name: str
     chunk: Chunk
     out: Path
+    """The COG to write; only its name when ``upload`` is set (written in the worker's scratch)."""
     products: dict[str, Mosaic]
     recipe: BandRecipe
-    model: Path
+    model: Path | str
     options: PredictOptions
     tags: dict[str, str]
+    upload: str | None = None
+    """The ``s3://`` prefix the COG and its side-cars are uploaded to, or None."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +63,14 @@ class ChunkResult:
     warnings: tuple[str, ...] = ()
     degraded: tuple[str, ...] = ()
     """Neighbouring dalles read as no data: the output is valid but its border lacks context."""
+    etag: str | None = None
+    """The uploaded COG's ETag (outputs on object storage)."""
 
 
-_MODELS: dict[tuple[Path, str, int | None], Model] = {}
+_MODELS: dict[tuple[Path | str, str, int | None], Model] = {}
 
 
-def _worker_model(path: Path, options: PredictOptions) -> tuple[Model, str]:
+def _worker_model(path: Path | str, options: PredictOptions) -> tuple[Model, str]:
     """The session for ``path`` in this process (one per worker, kept across chunks).
 
     Its threads are the worker's share of the cores (:func:`~costa.jobs.placement.worker_threads`);
@@ -81,7 +90,22 @@ def _worker_model(path: Path, options: PredictOptions) -> tuple[Model, str]:
 
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
-    """Predict one chunk into its own COG (atomically) and checksum it. Runs on a worker."""
+    """Predict one chunk into its own COG (atomically), checksum it, upload it if asked. Runs on a worker."""
+    if task.upload is None:
+        return _predict(task, task.out)
+    scratch = Path(tempfile.mkdtemp(prefix="costa-chunk-"))  # the worker's own disk
+    try:
+        result = _predict(task, scratch / task.out.name)
+        cog = scratch / task.out.name
+        for side in sorted(p for p in scratch.iterdir() if p != cog):  # the COG last: it marks the set whole
+            put_file(side, f"{task.upload}/{side.name}")
+        return dataclasses.replace(result, etag=put_file(cog, f"{task.upload}/{cog.name}"))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _predict(task: ChunkTask, out: Path) -> ChunkResult:
+    """Predict ``task``'s chunk into the COG ``out`` (and its side-cars)."""
     t0 = time.perf_counter()
     model, worker = _worker_model(task.model, task.options)
     notes: list[str] = []
@@ -89,7 +113,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     core = task.chunk.core
     tags = {**task.tags, "PROVIDER": model.provider}
     with write_cog(
-        task.out,
+        out,
         crs=source.crs,
         transform=core.transform(source.transform),
         width=core.width,
@@ -108,7 +132,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         )
     return ChunkResult(
         task.name,
-        sha256_file(task.out),
+        sha256_file(out),
         time.perf_counter() - t0,
         model_px,
         len(task.chunk.tiles),

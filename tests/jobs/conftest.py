@@ -232,15 +232,43 @@ class S3:
 
     def upload(self, folder: Path, prefix: str) -> None:
         """Every file of ``folder`` under ``s3://bucket/prefix/``."""
+        for f in sorted(folder.iterdir()):
+            if f.is_file():
+                self.put(f, f"{prefix}/{f.name}")
+
+    def put(self, path: Path, key: str) -> str:
+        """``path`` as the object ``key``; returns its URL."""
         import obstore
 
         from costa.io.remote import _store
 
         with _environ(self.env):
-            store = _store(self.bucket)
-            for f in sorted(folder.iterdir()):
-                if f.is_file():
-                    obstore.put(store, f"{prefix}/{f.name}", f.read_bytes())
+            obstore.put(_store(self.bucket), key, path.read_bytes())
+        return f"s3://{self.bucket}/{key}"
+
+    def objects(self, prefix: str) -> dict[str, int]:
+        """Size of every object under ``prefix/``, by name relative to it."""
+        import obstore
+
+        from costa.io.remote import _store
+
+        with _environ(self.env):
+            listed = [o for batch in obstore.list(_store(self.bucket), prefix=f"{prefix}/") for o in batch]
+        return {o["path"][len(prefix) + 1 :]: int(o["size"]) for o in listed}
+
+    def text(self, key: str) -> str:
+        from costa.io.remote import read_text
+
+        with _environ(self.env):
+            return read_text(f"s3://{self.bucket}/{key}")
+
+    def delete(self, key: str) -> None:
+        import obstore
+
+        from costa.io.remote import _store
+
+        with _environ(self.env):
+            obstore.delete(_store(self.bucket), key)
 
 
 @contextlib.contextmanager

@@ -382,6 +382,44 @@ def test_dalles_on_object_storage_give_the_local_pixels(
         assert json.loads(ds.tags()["SOURCES"])[0].startswith("/vsis3/costa/dalles/SYN-")
 
 
+def test_outputs_on_object_storage_equal_the_local_ones_and_resume(
+    terr: Territory, job_ref: np.ndarray, s3: S3, tmp_path: Path
+) -> None:
+    """Dalles, model and outputs on a real S3-compatible server, the manifest in a local --state."""
+    s3.upload(dalles(terr), "dalles")
+    model = s3.put(demo_model_path(), "models/demo.onnx")
+    job = Job(
+        {"main": "s3://costa/dalles/"},
+        model,
+        "s3://costa/out/landcover/",
+        options=OPTIONS,
+        workers=2,
+        state=tmp_path / "state",
+    )
+    report = run_job(job)
+    assert report.chunks.done == 9 and report.chunks.failed == 0
+    objects = s3.objects("out/landcover")
+    stems = sorted(n.removesuffix(".tif") for n in objects if n.endswith(".tif"))
+    assert len(stems) == 9
+    sidecars = {f"{s}{ext}" for s in stems for ext in (".tif.aux.xml", ".qml", ".stac.json")}
+    assert set(objects) == {f"{s}.tif" for s in stems} | sidecars | {"landcover.vrt", "run.json"}
+    with rasterio.open("/vsis3/costa/out/landcover/landcover.vrt") as ds:
+        assert np.array_equal(ds.read(1), job_ref)
+    item = json.loads(s3.text(f"out/landcover/{stems[0]}.stac.json"))
+    assert item["assets"]["landcover"]["href"] == stems[0] + ".tif"
+    run = json.loads(s3.text("out/landcover/run.json"))
+    assert run["chunks"]["done"] == 9 and run["model"] == model
+    assert {p.name for p in (tmp_path / "state").iterdir()} >= {"manifest.sqlite", "run.json"}
+    assert not list((tmp_path / "state").glob("*.tif"))  # the COGs went to the store only
+
+    s3.delete(f"out/landcover/{stems[4]}.tif")  # a lost output is redone, the others are verified
+    again = run_job(job)
+    assert (again.chunks.skipped, again.chunks.done) == (8, 9)
+    assert manifest(tmp_path / "state")[stems[4]][2] == 2 and manifest(tmp_path / "state")[stems[0]][2] == 1
+    with rasterio.open("/vsis3/costa/out/landcover/landcover.vrt") as ds:
+        assert np.array_equal(ds.read(1), job_ref)
+
+
 def test_a_worker_of_a_scheduler_killed_mid_job_loses_nothing(
     terr: Territory, job_ref: np.ndarray, dask_processes: DaskProcesses, tmp_path: Path
 ) -> None:
