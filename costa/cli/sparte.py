@@ -26,6 +26,12 @@ def zan_export(
     communes: Annotated[
         Path | None, typer.Option(help="Commune boundaries for the impermeable flux (default: parcels).")
     ] = None,
+    communes_layer: Annotated[
+        str | None, typer.Option(help="The communes' layer, in a file with several data layers.")
+    ] = None,
+    zones_layer: Annotated[
+        str | None, typer.Option(help="The zones' layer, in a file with several data layers.")
+    ] = None,
 ) -> None:
     """Export surface_artif, pourcent_artif, flux_artif… and *_imper per commune, group and zone."""
     from costa.zan.sparte import export
@@ -38,5 +44,7 @@ def zan_export(
         landcover=landcover,
         landcover_before=landcover_before,
         communes=communes,
+        communes_layer=communes_layer,
+        zones_layer=zones_layer,
     )
     out.print(f"wrote {', '.join(str(f) for f in files)} (surfaces and flux in ha, shares in %)")

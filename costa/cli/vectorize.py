@@ -22,12 +22,21 @@ def vectorize_cmd(
     tolerance: Annotated[
         float, typer.Option(help="Simplification tolerance (px); 0 keeps pixel steps.")
     ] = 1.0,
+    communes_layer: Annotated[
+        str | None, typer.Option(help="The communes' layer, in a file with several data layers.")
+    ] = None,
 ) -> None:
     """Write class polygons (code, classe, surface_m2) as a valid coverage, styled for QGIS."""
     from costa.vector.polygons import vectorize
 
     rep = vectorize(
-        landcover, out_path, communes=communes, min_area=min_area, window=window, tolerance=tolerance
+        landcover,
+        out_path,
+        communes=communes,
+        min_area=min_area,
+        window=window,
+        tolerance=tolerance,
+        communes_layer=communes_layer,
     )
     out.print(
         f"wrote {rep.path}: {rep.polygons:,} polygons ({rep.per_km2:,.0f} per km², "

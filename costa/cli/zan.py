@@ -29,6 +29,12 @@ def zan_compute(
         Path, typer.Option("--out", "-o", help="Output GeoPackage (.gpkg); a folder with --by-commune.")
     ],
     communes: Annotated[Path | None, typer.Option(help="Commune boundaries (INSEE_COM, NOM).")] = None,
+    layer: Annotated[
+        str | None, typer.Option(help="The parcels' layer, in a file with several data layers.")
+    ] = None,
+    communes_layer: Annotated[
+        str | None, typer.Option(help="The communes' layer, in a file with several data layers.")
+    ] = None,
     landcover_before: Annotated[Path | None, typer.Option(help="Older vintage, same grid.")] = None,
     rules: Annotated[
         str,
@@ -89,6 +95,8 @@ def zan_compute(
             window=window,
             workers=workers,
             say=lambda m: err.print(m, highlight=False, soft_wrap=True),
+            parcels_layer=layer,
+            communes_layer=communes_layer,
         )
         out.print(
             f"wrote {rep.summary} and {len(rep.computed)} commune(s) in {out_path / 'communes'} "
@@ -110,6 +118,8 @@ def zan_compute(
         year_before=year_before,
         window=window,
         workers=workers,
+        parcels_layer=layer,
+        communes_layer=communes_layer,
     )
     files = write(res, out_path)
     out.print(

@@ -207,14 +207,17 @@ _COMMUNE_CODES = ("INSEE_COM", "code_insee", "insee_com")
 """Commune code fields: ADMIN EXPRESS 3.x, 4.x, costa's own tables."""
 
 
-def _zones(communes: str | Path, crs: Any) -> tuple[Any, list[str]]:
+def _zones(communes: str | Path, crs: Any, layer: str | None = None) -> tuple[Any, list[str]]:
     """Commune geometries in the raster's CRS and their INSEE codes."""
     import geopandas as gpd
 
+    from costa.io.gpkg import data_layer
+
     if not Path(communes).is_file():
         raise SourceReadError(f"communes file not found: {communes}")
+    layer = data_layer(communes, layer, option="--communes-layer")
     try:
-        gc = gpd.read_file(communes)
+        gc = gpd.read_file(communes, layer=layer) if layer else gpd.read_file(communes)
     except Exception as e:
         raise SourceReadError(file_error(communes, e)) from None
     field = next((f for f in _COMMUNE_CODES if f in gc.columns), None)
@@ -283,6 +286,7 @@ def vectorize(
     min_area: float = 0.0,
     window: int = 2048,
     tolerance: float = 1.0,
+    communes_layer: str | None = None,
 ) -> VectorizeReport:
     """Write the land-cover raster as a styled GeoPackage layer of class polygons.
 
@@ -297,6 +301,7 @@ def vectorize(
             (0: keep every pixel).
         window: side of the windows read one at a time (pixels), which bounds memory.
         tolerance: simplification tolerance in pixels (0: keep the pixel staircase).
+        communes_layer: the communes' layer in a file with several data layers.
 
     Examples:
         >>> import numpy as np, shapely, pyogrio
@@ -333,7 +338,7 @@ def vectorize(
         if src.crs is None:
             raise SourceError(f"{landcover} has no CRS; vectorising needs map coordinates")
         size_px = sieve_px(min_area, abs(src.transform.a * src.transform.e))
-        zones, names = _zones(communes, src.crs) if communes is not None else (None, None)
+        zones, names = _zones(communes, src.crs, communes_layer) if communes is not None else (None, None)
         pending: dict[int, list[Any]] = defaultdict(list)
         n_poly = n_vert = n_win = 0
         area = 0.0

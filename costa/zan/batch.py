@@ -107,6 +107,8 @@ def compute_by_commune(
     window: int | None = None,
     workers: int = 1,
     say: Echo | None = None,
+    parcels_layer: str | None = None,
+    communes_layer: str | None = None,
 ) -> BatchReport:
     """Compute the ZAN tables commune by commune into the folder ``out`` (resumable).
 
@@ -130,8 +132,8 @@ def compute_by_commune(
     say = say or (lambda _m: None)
     sources = [landcover] + ([landcover_before] if landcover_before else [])
     grid = check_sources(sources)
-    gp = read_parcels(parcels)
-    gc = read_communes(communes) if communes is not None else None
+    gp = read_parcels(parcels, parcels_layer)
+    gc = read_communes(communes, communes_layer) if communes is not None else None
     keys = list(gc["insee_com"].astype(str)) if gc is not None else sorted(gp["commune"].astype(str).unique())
     folder = Path(out)
     if folder.suffix.lower() == ".gpkg":
@@ -152,6 +154,8 @@ def compute_by_commune(
         rules=rules,
         year=year,
         year_before=year_before,
+        # the layers only when named: runs begun before --layer existed resume
+        **{k: v for k, v in (("parcels_layer", parcels_layer), ("communes_layer", communes_layer)) if v},
     )
     options = {
         "landcover": landcover,

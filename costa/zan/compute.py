@@ -15,6 +15,7 @@ import numpy as np
 from rasterio.features import rasterize
 
 from costa.errors import SourceError, SourceReadError, file_error
+from costa.io.gpkg import data_layer
 from costa.nomenclature import CLASSES
 from costa.tiling.tiles import Box
 from costa.zan.rules import DEFAULT_RULES, RULESETS, RuleSet, parcel_status
@@ -46,7 +47,8 @@ class ZanResult:
     """Caveats on the figures (e.g. communes too small for the rule set's patch threshold)."""
 
 
-def _read(path: Any, what: str) -> Any:
+def _read(path: Any, what: str, layer: str | None = None, option: str = "--layer") -> Any:
+    """A vector file's one data layer (``layer`` if given) as a GeoDataFrame (:func:`data_layer`)."""
     import geopandas as gpd
 
     if isinstance(path, gpd.GeoDataFrame):
@@ -54,8 +56,10 @@ def _read(path: Any, what: str) -> Any:
     p = Path(path)
     if not p.exists():
         raise SourceReadError(f"{what} file not found: {p}")
+    src = f"/vsigzip/{p}" if p.suffix.lower() == ".gz" else str(p)  # Etalab: *.json.gz
+    name = data_layer(p if src == str(p) else src, layer, option=option)
     try:
-        gdf = gpd.read_file(f"/vsigzip/{p}" if p.suffix.lower() == ".gz" else p)  # Etalab: *.json.gz
+        gdf = gpd.read_file(src, layer=name) if name else gpd.read_file(src)
     except Exception as e:
         raise SourceReadError(file_error(p, e)) from None
     if gdf.empty:
@@ -65,12 +69,13 @@ def _read(path: Any, what: str) -> Any:
     return gdf
 
 
-def read_parcels(parcels: Any) -> Any:
+def read_parcels(parcels: Any, layer: str | None = None) -> Any:
     """Parcels as a GeoDataFrame with ``id`` and ``commune``, invalid geometries repaired.
 
-    The number repaired is kept in ``attrs["invalid_geometries_repaired"]``.
+    ``layer``: the layer of a file with several (``--layer``). The number of geometries
+    repaired is kept in ``attrs["invalid_geometries_repaired"]``.
     """
-    gp = _read(parcels, "parcels")
+    gp = _read(parcels, "parcels", layer)
     for name in ("id", "commune"):
         if name not in gp.columns:
             raise SourceError(
@@ -82,9 +87,12 @@ def read_parcels(parcels: Any) -> Any:
     return gp
 
 
-def read_communes(communes: Any) -> Any:
-    """Commune boundaries as a GeoDataFrame with ``insee_com`` and ``nom`` (ADMIN EXPRESS 3 or 4)."""
-    gc = _read(communes, "communes")
+def read_communes(communes: Any, layer: str | None = None) -> Any:
+    """Commune boundaries as a GeoDataFrame with ``insee_com`` and ``nom`` (ADMIN EXPRESS 3 or 4).
+
+    ``layer``: the layer of a file with several (``--communes-layer``).
+    """
+    gc = _read(communes, "communes", layer, "--communes-layer")
     if {"insee_com", "nom"} <= set(gc.columns):
         return gc
     pair = next((f for f in _COMMUNE_FIELDS if set(f) <= set(gc.columns)), None)
@@ -161,6 +169,8 @@ def compute(
     window: int | None = None,
     area: Box | None = None,
     workers: int = 1,
+    parcels_layer: str | None = None,
+    communes_layer: str | None = None,
 ) -> ZanResult:
     """Compute the ZAN tables (one vintage, or two with flux).
 
@@ -180,6 +190,9 @@ def compute(
         window: window side in pixels (default :data:`costa.zan.windows.DEFAULT_WINDOW`).
         area: pixel box of the raster to measure (default: all of it); patches end at its edge.
         workers: processes measuring the windows of the area in parallel (the same tables).
+        parcels_layer: the parcels' layer in a file with several (default: its one data layer,
+            :func:`costa.io.gpkg.data_layer`).
+        communes_layer: the communes' layer in a file with several.
 
     Examples:
         >>> import costa
@@ -200,8 +213,8 @@ def compute(
     import pandas as pd
 
     rs = rules_named(rules)
-    gp = read_parcels(parcels)
-    gc = read_communes(communes) if communes is not None else None
+    gp = read_parcels(parcels, parcels_layer)
+    gc = read_communes(communes, communes_layer) if communes is not None else None
     sources = [landcover] + ([landcover_before] if landcover_before else [])
     plan, keys = _plan(sources, gp, gc, rs)
     m = measure(plan, area=area, window=window, workers=workers)

@@ -233,11 +233,15 @@ def impermeable_flux(landcover: str | Path, landcover_before: str | Path, zones:
     return pd.DataFrame({"flux_imper": gained, "flux_desimper": lost}, index=keys).groupby(level=0).sum()
 
 
-def _read_layer(path: Path, layer: str | None, what: str) -> Any:
+def _read_layer(path: Path, layer: str | None, what: str, option: str = "--layer") -> Any:
+    """``layer`` of ``path``, or its one data layer (:func:`costa.io.gpkg.data_layer`)."""
     import geopandas as gpd
+
+    from costa.io.gpkg import data_layer
 
     if not Path(path).is_file():
         raise SourceReadError(f"{what} not found: {path}")
+    layer = data_layer(path, layer, option=option)
     try:
         return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as e:
@@ -252,6 +256,8 @@ def sparte_table(
     landcover: str | Path | None = None,
     landcover_before: str | Path | None = None,
     communes: str | Path | None = None,
+    communes_layer: str | None = None,
+    zones_layer: str | None = None,
 ) -> tuple[Any, Any | None]:
     """The export tables: (communes and groups, commune × zone rows or None).
 
@@ -262,6 +268,8 @@ def sparte_table(
         landcover: the newer vintage's raster, for the impermeable flux.
         landcover_before: the older vintage's raster (same grid), for the impermeable flux.
         communes: commune boundaries for the impermeable flux (default: the parcels' communes).
+        communes_layer: the communes' layer in a file with several data layers.
+        zones_layer: the zones' layer in a file with several data layers.
 
     Examples:
         >>> import costa
@@ -292,7 +300,7 @@ def sparte_table(
     parcelles = None
     if landcover is not None and landcover_before is not None:
         if communes is not None:
-            zones_gdf = _read_layer(Path(communes), None, "communes")
+            zones_gdf = _read_layer(Path(communes), communes_layer, "communes", "--communes-layer")
             key = next((k for k in _GROUP_KEYS if k in zones_gdf.columns), None)
             if key is None:
                 raise SourceError(f"{communes} needs INSEE_COM or code_insee")
@@ -305,7 +313,8 @@ def sparte_table(
     zone_table = None
     if zones is not None:
         parcelles = parcelles if parcelles is not None else _read_layer(gpkg, "parcelles", "ZAN GeoPackage")
-        zone_table = _zone_rows(parcelles, _read_layer(Path(zones), None, "zones"), table)
+        zone_gdf = _read_layer(Path(zones), zones_layer, "zones", "--zones-layer")
+        zone_table = _zone_rows(parcelles, zone_gdf, table)
     if groups is not None:
         g = _read_groups(Path(groups))
         table = pd.concat([table, roll_up(table, g)], ignore_index=True)
