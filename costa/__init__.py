@@ -21,7 +21,6 @@ import importlib
 from typing import TYPE_CHECKING
 
 from costa.__about__ import __version__
-from costa.api import evaluate, predict
 from costa.errors import (
     CostaError,
     MissingDependencyError,
@@ -33,18 +32,19 @@ from costa.errors import (
     SourceError,
     SourceReadError,
 )
-from costa.evaluation import Metrics
-from costa.inference.engine import PredictReport, predict_array
-from costa.inference.options import PredictOptions
-from costa.inference.runtime import Model, open_model
-from costa.models.card import ModelCard
-from costa.models.zoo import demo_model_path
 from costa.nomenclature import CLASSES, LandCoverClass
 
 if TYPE_CHECKING:
     from costa import demo, plot, vector, zan
+    from costa.api import evaluate, predict
+    from costa.evaluation import Metrics
+    from costa.inference.engine import PredictReport, predict_array
+    from costa.inference.options import PredictOptions
+    from costa.inference.runtime import Model, open_model
     from costa.jobs import Job, RunReport, run_job
     from costa.jobs import status as job_status
+    from costa.models.card import ModelCard
+    from costa.models.zoo import demo_model_path
 
 __all__ = [
     "CLASSES",
@@ -81,19 +81,39 @@ __all__ = [
 
 
 _SUBPACKAGES = {"demo", "plot", "vector", "zan"}
-_JOBS = {"Job": "Job", "RunReport": "RunReport", "run_job": "run_job", "job_status": "status"}
+_LAZY = {  # name → (module, attribute there)
+    "Job": ("costa.jobs", "Job"),
+    "Metrics": ("costa.evaluation", "Metrics"),
+    "Model": ("costa.inference.runtime", "Model"),
+    "ModelCard": ("costa.models.card", "ModelCard"),
+    "PredictOptions": ("costa.inference.options", "PredictOptions"),
+    "PredictReport": ("costa.inference.engine", "PredictReport"),
+    "RunReport": ("costa.jobs", "RunReport"),
+    "demo_model_path": ("costa.models.zoo", "demo_model_path"),
+    "evaluate": ("costa.api", "evaluate"),
+    "job_status": ("costa.jobs", "status"),
+    "open_model": ("costa.inference.runtime", "open_model"),
+    "predict": ("costa.api", "predict"),
+    "predict_array": ("costa.inference.engine", "predict_array"),
+    "run_job": ("costa.jobs", "run_job"),
+}
 
 
 def __getattr__(name: str) -> object:
-    """Subpackages and the job API, imported at first use.
+    """The API, imported at first use (PEP 562).
 
-    ``costa predict`` then starts without geopandas, scipy or Dask (0.6 s less per command);
-    ``costa.synthetic`` (moved to :mod:`costa.demo`) keeps working for one release.
+    ``import costa`` costs the errors and the nomenclature only: ``costa --help`` and
+    ``costa zan query`` answer without numpy, GDAL or ONNX Runtime, and ``costa predict``
+    without geopandas, scipy or Dask. ``costa.synthetic`` (moved to :mod:`costa.demo`) keeps
+    working for one release.
     """
     if name in _SUBPACKAGES:
         return importlib.import_module(f"costa.{name}")
-    if name in _JOBS:
-        return getattr(importlib.import_module("costa.jobs"), _JOBS[name])
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # later lookups skip this function
+        return value
     if name == "synthetic":
         import warnings
 
@@ -104,3 +124,8 @@ def __getattr__(name: str) -> object:
         )
         return importlib.import_module("costa.demo")
     raise AttributeError(f"module 'costa' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names (``dir(costa)`` and tab completion see the lazy ones too)."""
+    return sorted({*globals(), *__all__})

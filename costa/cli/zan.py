@@ -14,8 +14,7 @@ from costa.cli._common import (
     out,
 )
 from costa.errors import OptionError
-from costa.zan.rules import DEFAULT_RULES
-from costa.zan.windows import DEFAULT_WINDOW
+from costa.zan.schema import DEFAULT_RULES, DEFAULT_WINDOW
 
 zan_app = typer.Typer(no_args_is_help=True, help="ZAN figures per parcel and commune.")
 app.add_typer(zan_app, name="zan")

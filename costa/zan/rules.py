@@ -23,7 +23,7 @@ import numpy as np
 from rasterio.features import sieve
 
 from costa.nomenclature import CLASSES, N_CODES, ZanCategory
-from costa.zan.schema import ARTIF, NOT_ARTIF, PARTIAL
+from costa.zan.schema import ARTIF, DEFAULT_RULES, NOT_ARTIF, PARTIAL
 
 __all__ = [
     "ARTIFICIAL",
@@ -101,13 +101,6 @@ RULESETS: dict[str, RuleSet] = {
 """Rule sets by the name ``--rules`` takes; both versions of ``cosia-2023`` run by windows in
 bounded memory (v1 sieves its area through temporary files, :mod:`costa.zan.filesieve`). A table
 names its rule set by ``regles`` and ``regles_version``: look it up with :func:`find_ruleset`."""
-
-
-DEFAULT_RULES = "cosia-2023-v2"
-"""What ``--rules`` defaults to: the thresholds on the patch graph (version 2), exact by windows,
-in bounded memory and faster than version 1; it gave version 1's tables on every case compared
-(the real cadastre of 91216 tiled 2 × 2, the synthetic territories and noisy rasters of
-``python -m benchmarks zan-windowed --v1-vs-v2``). Version 1 stays selectable (``cosia-2023``)."""
 
 
 def find_ruleset(name: str, version: object = None) -> RuleSet | None:

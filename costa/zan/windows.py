@@ -26,6 +26,7 @@ from costa.io.sources import check_crs
 from costa.nomenclature import N_CODES
 from costa.tiling.tiles import Box
 from costa.zan.rules import RuleSet, pixel_artificialised
+from costa.zan.schema import DEFAULT_WINDOW
 
 __all__ = [
     "BURNT_CACHE_BYTES",
@@ -50,11 +51,6 @@ __all__ = [
 
 BYTES_PER_PX = 40
 """Peak working memory per window pixel in the patch pass (measured, see benchmarks/RESULTS.md)."""
-DEFAULT_WINDOW = 2048
-"""Default window side (px): 2048² × 40 B ≈ 0.17 GB of window arrays per process. Smaller windows
-are faster per pixel here (arrays closer to the CPU caches): on the real four-commune case at
-20 cm, rule set v2 ran 24 Mpx per CPU-second at 2048 against 21 at 4096 (964 → 588 MB), the pixel
-rule as fast; at 1024 the merge's tables in the parent grow (see ZAN benchmark notes)."""
 BURNT_CACHE_BYTES = 256 << 20
 """Run-length-encoded zone rasters kept between passes per area (≈ 0.6 MB per 4096² window of
 parcels: an area of ≈ 7 Gpx); windows past it are rasterised again in each pass."""
