@@ -139,19 +139,19 @@ def zan_query(
     """Show a commune's ZAN figures (French labels)."""
     from rich.table import Table
 
-    from costa.zan.io import query
+    from costa.zan.lookup import find_communes, to_csv, to_json
     from costa.zan.schema import FIELDS, cli_label
 
     if fmt not in ("table", "json", "csv"):
         raise OptionError(f"--format {fmt!r}: choose table, json or csv")
-    rows = query(gpkg, commune)
+    found = find_communes(gpkg, commune)  # sqlite3 only: no pandas or GDAL to import
     if fmt == "json":
-        out.print_json(rows.to_json(orient="records", force_ascii=False))
+        out.print_json(to_json(found))
         return
     if fmt == "csv":
-        print(rows.to_csv(index=False), end="")
+        print(to_csv(found), end="")
         return
-    for _, row in rows.iterrows():
+    for row in found.records:
         t = Table("indicateur", "valeur", title=f"{row['nom']} ({row['insee_com']}) — {row['annee']}")
         for k in FIELDS:
             if k in row and row[k] == row[k]:  # skip NaN

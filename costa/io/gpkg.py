@@ -17,12 +17,29 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import TypeAlias
 
 from costa.errors import SourceError, SourceReadError, file_error
 
-__all__ = ["data_layer", "data_layers", "is_geopackage", "rows"]
+__all__ = ["SqlValue", "columns", "data_layer", "data_layers", "is_geopackage", "rows"]
+
+SqlValue: TypeAlias = int | float | str | bytes | None
+"""A value as :mod:`sqlite3` returns it."""
 
 _MAGIC = b"SQLite format 3\x00"
+_KINDS = {
+    "BOOLEAN": "bool",
+    "TINYINT": "int",
+    "SMALLINT": "int",
+    "MEDIUMINT": "int",
+    "INT": "int",
+    "INTEGER": "int",
+    "BIGINT": "int",
+    "FLOAT": "float",
+    "DOUBLE": "float",
+    "REAL": "float",
+}
+"""GeoPackage column types (its spec, table 1) → the Python type a value reads as; the rest are text."""
 
 
 def is_geopackage(path: str | Path) -> bool:
@@ -113,7 +130,7 @@ def data_layer(path: str | Path, layer: str | None = None, *, option: str = "--l
     return names[0] if gpkg else None
 
 
-def rows(path: str | Path, table: str) -> tuple[list[str], list[tuple[object, ...]]]:
+def rows(path: str | Path, table: str) -> tuple[list[str], list[tuple[SqlValue, ...]]]:
     """Column names and rows of one table of a GeoPackage (attributes only, geometry left as bytes).
 
     Raises:
@@ -128,3 +145,31 @@ def rows(path: str | Path, table: str) -> tuple[list[str], list[tuple[object, ..
             raise SourceError(f"{path} has no {table!r} table; make it with costa zan compute") from None
         names = [d[0] for d in cur.description]
         return names, cur.fetchall()
+
+
+def columns(path: str | Path, table: str) -> dict[str, str]:
+    """A table's attribute columns and their kind (``int``, ``float``, ``bool``, ``str``), in order.
+
+    The primary key (``fid``) and the geometry column are left out, as pyogrio leaves them out of
+    a table read without geometry.
+    """
+    path = Path(path)
+    with _connect(path) as con:
+        info = con.execute(f'PRAGMA table_info("{table}")').fetchall()
+        if not info:
+            raise SourceError(f"{path} has no {table!r} table; make it with costa zan compute")
+        try:
+            geometry = {
+                str(g)
+                for (g,) in con.execute(
+                    "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (table,)
+                )
+            }
+        except sqlite3.Error:  # a table without geometry in a file with none
+            geometry = set()
+    kinds = {}
+    for _, name, declared, _, _, pk in info:
+        if pk or name in geometry:
+            continue
+        kinds[str(name)] = _KINDS.get(str(declared).split("(")[0].upper(), "str")
+    return kinds

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from costa.errors import CostaError, OutputError, SourceReadError
+from costa.errors import OutputError, SourceReadError
 from costa.io.atomic import atomic_path
 from costa.io.styles import add_styles
 from costa.io.writer import check_writable
@@ -49,18 +49,14 @@ def query(gpkg: str | Path, commune: str) -> Any:
         [['99102', 'Costa-sur-Orge']]
 
     """
-    import difflib
-
     import pyogrio
+
+    from costa.zan.lookup import match
 
     gpkg = Path(gpkg)
     if not gpkg.is_file():
         raise SourceReadError(f"ZAN GeoPackage not found: {gpkg} (make it with costa zan compute)")
     df = pyogrio.read_dataframe(gpkg, layer="communes", read_geometry=False)
-    hit = df[(df.insee_com == commune) | (df.nom.str.lower() == commune.lower())]
-    if hit.empty:
-        names = list(df.insee_com) + list(df.nom)
-        near = difflib.get_close_matches(commune, names, n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(near)}?" if near else f"; known: {', '.join(df.insee_com)}"
-        raise CostaError(f"no commune {commune!r} in {gpkg.name}{hint}")
-    return hit
+    keys = [str(k) for k in df.insee_com]
+    names = [n if isinstance(n, str) else None for n in df.nom]
+    return df.iloc[match(keys, names, commune, gpkg.name)]

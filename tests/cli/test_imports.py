@@ -57,3 +57,16 @@ def test_import_costa_is_light_and_the_api_still_there() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.stdout.split() == ["[]", "True", "True", "data_layer"], res.stderr
+
+
+def test_zan_query_imports_nothing_heavy(tmp_path: Path) -> None:
+    """``costa zan query`` reads the GeoPackage with sqlite3 (:mod:`costa.zan.lookup`)."""
+    import pandas as pd
+    import pyogrio
+
+    gpkg = tmp_path / "zan.gpkg"
+    table = pd.DataFrame({"insee_com": ["99101"], "nom": ["Saint-Costa"], "annee": [2024], "artif_ha": [0.5]})
+    pyogrio.write_dataframe(table, gpkg, layer="communes", driver="GPKG")
+    for fmt in ("table", "json", "csv"):
+        heavy, stdout = heavy_imports("zan", "query", gpkg, "--commune", "99101", "--format", fmt)
+        assert heavy == [] and "Saint-Costa" in stdout
