@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
-import importlib.util
 import logging
 import os
 from dataclasses import dataclass, field
@@ -94,9 +93,8 @@ class Model:
         return np.asarray(out)
 
     def can_classify(self, raw_dtype: np.dtype) -> bool:
-        """True if :meth:`classify` can take source pixels of this dtype (``onnx`` is installed)."""
-        has_onnx = importlib.util.find_spec("onnx") is not None
-        return self.fused and has_onnx and np.dtype(raw_dtype).kind in "uif"
+        """True if :meth:`classify` can take source pixels of this dtype."""
+        return self.fused and np.dtype(raw_dtype).kind in "uif"
 
     def classify(
         self, raw: np.ndarray, valid: np.ndarray, confidence: bool = False

@@ -88,6 +88,23 @@ def test_every_lookup_form_gives_the_card_codes(tiny_model: Path, classes: tuple
     assert len(np.unique(codes)) >= 3
 
 
+@pytest.mark.parametrize(("masked", "confidence"), [(True, True), (False, False)])
+def test_fused_graph_is_a_valid_onnx_model(tiny_model: Path, masked: bool, confidence: bool) -> None:
+    """Written without the onnx package (costa.inference.onnxproto), checked with it."""
+    import onnx
+
+    from costa.inference.fused import fuse
+
+    card = open_model(tiny_model).card
+    graph = fuse(tiny_model.read_bytes(), card, np.dtype(np.uint8), confidence=confidence, masked=masked)
+    proto = onnx.load_model_from_string(graph)
+    onnx.checker.check_model(proto, full_check=True)
+    assert [i.name for i in proto.graph.input] == ["raw", "valid"][: 1 + masked]
+    assert [o.name for o in proto.graph.output] == ["codes", "confidence"][: 1 + confidence]
+    assert proto.graph.node[0].op_type == "Cast" and proto.graph.node[0].input[0] == "raw"
+    assert len(proto.graph.initializer) == 2 + 2 + 1 + confidence * 2  # weights, mean/std, code 1, axes/100
+
+
 @pytest.mark.parametrize("fused", [True, False])
 def test_reference_switch(tiny_model: Path, fused: bool) -> None:
     model = dataclasses.replace(open_model(tiny_model), fused=fused)
