@@ -36,6 +36,7 @@ import rasterio
 
 from benchmarks.bench_predict import make_raster
 from costa.inference import PredictOptions, predict
+from costa.inference.footprint import stamp
 from costa.models.zoo import demo_model_path
 
 
@@ -60,7 +61,7 @@ def null_model(path: Path) -> Path:
     for p in demo.metadata_props:
         model.metadata_props.add(key=p.key, value=p.value)
     onnx.save(model, str(path))
-    return path
+    return stamp(path)  # as costa model export would: predict plans tiles without importing onnx
 
 
 def serial_floor(src: Path, labels: np.ndarray, out: Path, chunk: int = 2048) -> dict[str, float]:

@@ -23,14 +23,21 @@ flight (the most at 16384², tiles of 2272 px), and held about six copies of the
 tile 1216) to 167 (null model, tile 2048) pipeline bytes per tile pixel at 16384², hence
 ``PIPELINE_PX_BYTES`` = 180 (was 230); ``WEIGHT_COPIES`` keeps counting six.
 
+Shape inference needs the ``onnx`` package, whose import alone takes longer than the rest of
+``costa predict``'s start, so ``live`` is worked out once, when a model is written
+(:func:`stamp`), and kept in its metadata under :data:`STAMP_KEY`; ONNX Runtime reads it back
+with the model card. A model without it is inferred at first use, as before.
+
 >>> round(Footprint(base_mb=300, px_bytes=1000).peak_mb(1024))
 1300
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "ARENA",
@@ -38,10 +45,13 @@ __all__ = [
     "PROBE",
     "RUNTIME_MB",
     "SMALL_CONSTANT",
+    "STAMP_KEY",
     "WEIGHT_COPIES",
     "Footprint",
     "estimate",
+    "from_live",
     "live_bytes_per_px",
+    "stamp",
 ]
 
 ARENA = 2.25
@@ -57,6 +67,10 @@ PROBE = 512
 SMALL_CONSTANT = 1024
 """Initializers up to this many bytes keep their values for shape inference (a resnet34 U-Net's
 graph is inferred in 4 ms instead of 0.6 s without its weights)."""
+
+
+STAMP_KEY = "live_bytes_per_px"
+"""Metadata key of a model's :func:`live_bytes_per_px` (JSON: a number, or null if unknown)."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +92,34 @@ class Footprint:
 def estimate(model_bytes: bytes) -> Footprint | None:
     """The footprint of a serialised ONNX model, or None if its shapes cannot be inferred."""
     live = live_bytes_per_px(model_bytes)
-    if live is None:
-        return None
+    return None if live is None else from_live(live, len(model_bytes))
+
+
+def from_live(live: float, model_size: int) -> Footprint:
+    """The footprint of a model of ``model_size`` bytes whose activations peak at ``live`` B/px.
+
+    >>> from_live(100.0, 2**20)
+    Footprint(base_mb=256.0, px_bytes=405.0)
+    """
     return Footprint(
-        base_mb=RUNTIME_MB + WEIGHT_COPIES * len(model_bytes) / 2**20,
+        base_mb=RUNTIME_MB + WEIGHT_COPIES * model_size / 2**20,
         px_bytes=ARENA * live + PIPELINE_PX_BYTES,
     )
+
+
+def stamp(path: str | Path) -> Path:
+    """Write the model's :func:`live_bytes_per_px` into its metadata (:data:`STAMP_KEY`), in place.
+
+    Called by every costa command that writes a model (export, FLAIR import, INT8 and fp16
+    copies), so ``costa predict`` plans its tiles without importing ``onnx``.
+    """
+    from costa.inference.onnxproto import set_metadata
+
+    path = Path(path)
+    data = path.read_bytes()
+    live = live_bytes_per_px(data)
+    path.write_bytes(set_metadata(data, STAMP_KEY, json.dumps(live)))
+    return path
 
 
 def live_bytes_per_px(model_bytes: bytes, probe: int = PROBE) -> float | None:

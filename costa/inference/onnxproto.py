@@ -37,6 +37,7 @@ __all__ = [
     "make_value_info",
     "read_model",
     "replace_graph",
+    "set_metadata",
     "tensor_type",
 ]
 
@@ -297,3 +298,21 @@ def replace_graph(
     )
     head = b"".join(raw for number, raw in graph.model_fields)
     return head + _len(_MODEL_GRAPH, body)
+
+
+_MODEL_METADATA = 14
+
+
+def set_metadata(model: bytes, key: str, value: str) -> bytes:
+    """The model with ``metadata_props[key] = value`` (an entry of that key replaced, else added).
+
+    >>> m = set_metadata(set_metadata(b"", "a", "1"), "a", "2")
+    >>> [(n, [v for _, _, v in fields(e)]) for n, _, e in fields(m)]
+    [(14, [b'a', b'2'])]
+    """
+    kept = []
+    for number, raw, payload in fields(model):
+        if number == _MODEL_METADATA and isinstance(payload, bytes) and _strings(payload, 1) == [key]:
+            continue
+        kept.append(raw)
+    return b"".join(kept) + _len(_MODEL_METADATA, _str(1, key) + _str(2, value))

@@ -21,7 +21,7 @@ import numpy as np
 import onnxruntime as ort
 
 from costa.errors import ModelError, ProviderError, first_line
-from costa.inference.footprint import Footprint, estimate
+from costa.inference.footprint import STAMP_KEY, Footprint, estimate, from_live
 from costa.models.card import ModelCard
 
 __all__ = ["PROVIDERS", "Model", "ProviderName", "gpu_libraries_loadable", "open_model"]
@@ -69,7 +69,14 @@ class Model:
 
     @functools.cached_property
     def footprint(self) -> Footprint | None:
-        """Memory per tile pixel and fixed, estimated from the graph (None if it cannot tell)."""
+        """Memory per tile pixel and fixed, estimated from the graph (None if it cannot tell).
+
+        Read from the metadata a model is written with (:func:`~costa.inference.footprint.stamp`);
+        worked out from the graph, which imports ``onnx``, for a model written elsewhere.
+        """
+        if STAMP_KEY in self.card.extra:
+            live = self.card.extra[STAMP_KEY]
+            return None if live is None else from_live(float(live), self.path.stat().st_size)
         return estimate(self.path.read_bytes())
 
     @property

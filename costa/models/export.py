@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from costa.errors import require
+from costa.inference.footprint import stamp
 from costa.models.card import ModelCard
 
 __all__ = ["ExportReport", "export_onnx", "make_unet"]
@@ -82,6 +83,7 @@ def export_onnx(
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save_model(proto, str(path))
+    stamp(path)  # the tile footprint, read back by costa predict without importing onnx
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (got,) = sess.run(None, {"image": x.numpy()})
     diff = float(np.abs(got - expected).max())

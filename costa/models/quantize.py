@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from costa.inference.footprint import stamp
 from costa.models.card import ModelCard
 
 __all__ = ["convert_fp16", "quantize_int8"]
@@ -64,7 +65,7 @@ def quantize_int8(src: str | Path, dst: str | Path, calibration: list[np.ndarray
         e = q.metadata_props.add()
         e.key, e.value = k, v
     onnx.save(q, str(dst))
-    return dst
+    return stamp(dst)  # its own activations' footprint, not the fp32 model's
 
 
 def convert_fp16(src: str | Path, dst: str | Path) -> Path:
@@ -81,4 +82,4 @@ def convert_fp16(src: str | Path, dst: str | Path) -> Path:
         e = proto.metadata_props.add()
         e.key, e.value = "precision", '"fp16"'
     onnx.save(proto, str(dst))
-    return dst
+    return stamp(dst)

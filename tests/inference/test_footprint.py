@@ -59,3 +59,38 @@ def test_a_prediction_keeps_to_its_memory_budget(tmp_path: Path) -> None:
     tile, peak_mb = map(int, out.stdout.split())
     assert tile < 1152  # smaller than the 2 GB default would give on this raster
     assert peak_mb <= 700
+
+
+def test_a_stamped_model_plans_without_importing_onnx(tiny_model: Path, tmp_path: Path) -> None:
+    """The footprint is written into the metadata once; predict reads it through ONNX Runtime."""
+    from costa.inference.footprint import STAMP_KEY, stamp
+
+    path = tmp_path / "stamped.onnx"
+    path.write_bytes(tiny_model.read_bytes())
+    stamp(path)
+    stamp(path)  # a second stamp replaces the first
+    props = [p.key for p in onnx.load(path).metadata_props]
+    assert props.count(STAMP_KEY) == 1 and set(props) >= {"name", "classes"}
+    model = open_model(path)
+    assert model.card.extra[STAMP_KEY] == pytest.approx(4 * (8 + 16))
+    unstamped = open_model(tiny_model).footprint
+    assert unstamped is not None and model.footprint is not None
+    assert model.footprint.px_bytes == unstamped.px_bytes
+    assert model.footprint.base_mb == pytest.approx(unstamped.base_mb, abs=1e-3)
+    src = write_raster(tmp_path / "src.tif", structured_image(0, 300, 300))
+    code = (
+        "import sys\n"
+        "from costa.cli import main\n"
+        f"sys.argv = {['costa', 'predict', str(src), '-m', str(path), '-o', str(tmp_path / 'o.tif')]!r}\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "assert 'onnx' not in sys.modules, 'onnx imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "o.tif").is_file()
+
+
+def test_the_demo_model_is_stamped() -> None:
+    from costa.inference.footprint import STAMP_KEY
+
+    model = open_model(demo_model_path())
+    assert model.card.extra[STAMP_KEY] == pytest.approx(live_bytes_per_px(demo_model_path().read_bytes()))
