@@ -25,6 +25,7 @@ from typing import Any
 from costa.__about__ import __version__
 from costa.errors import OutputError
 from costa.io.atomic import write_atomic
+from costa.io.styles import SHARE_BREAKS, SHARE_COLORS, share_color
 from costa.nomenclature import CLASSES
 from costa.report.build import CommunePage, build_pages, fr_number
 from costa.report.chart import class_chart
@@ -197,6 +198,7 @@ def render_map(
     return str(
         env.get_template("carte.html").render(
             n=len(pages),
+            classes=CLASSES,
             parcel_zoom=PARCEL_ZOOM,
             map_data=data,
             leaflet_css=css,
@@ -206,16 +208,63 @@ def render_map(
     )
 
 
+INDEX_MAP_PX = 2000
+"""The index map's shapes are simplified to about this many pixels across the whole territory."""
+
+
+def _index_features(pages: list[CommunePage]) -> dict[str, Any]:
+    """The communes' shapes for the index map, simplified to its scale, with colour and link."""
+    import shapely
+
+    shapes = [shapely.geometry.shape(p.outline) if p.outline else None for p in pages]
+    found = [g for g in shapes if g is not None]
+    x0, y0, x1, y1 = shapely.GeometryCollection(found).bounds if found else (0.0, 0.0, 0.0, 0.0)
+    tolerance = max(x1 - x0, y1 - y0) / INDEX_MAP_PX
+    features = []
+    for p, g in zip(pages, shapes, strict=True):
+        if g is None:
+            continue
+        simple = shapely.set_precision(shapely.simplify(g, tolerance, preserve_topology=True), 1e-6)
+        pct = float(p.row.get("artif_pct") or 0.0)
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(simple),
+                "properties": {
+                    "insee": p.insee,
+                    "nom": p.nom,
+                    "page": f"{p.stem}.html",
+                    "share": f"{fr_number(pct)} % artificialisé",
+                    "color": share_color(pct),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
 def render_index(pages: list[CommunePage], gpkg: str, env: Any | None = None) -> str:
-    """The HTML of the index page listing every commune."""
+    """The HTML of the index page: the map of the communes by artificialised share, and their table.
+
+    The table is searched by name or INSEE code and sorted by any column in the page itself
+    (no server), so it serves hundreds of communes from ``file://`` too.
+    """
     env = env or environment()
+    css, js = _leaflet()
     row = pages[0].row if pages else {}
+    shares = [
+        (f"{lo:g}", f"{hi:g}", color)
+        for lo, hi, color in zip(SHARE_BREAKS, SHARE_BREAKS[1:], SHARE_COLORS, strict=False)
+    ]
     return str(
         env.get_template("index.html").render(
             communes=pages,
             gpkg=gpkg,
             rules=f"{row.get('regles', '?')} v{row.get('regles_version', '?')}",
             flux=row.get("flux_artif_ha") is not None,
+            map_data={"communes": _index_features(pages)},
+            shares=shares,
+            leaflet_css=css,
+            leaflet_js=js,
         )
     )
 
