@@ -72,6 +72,8 @@ class CommunePage:
     """Caveats on the figures, in French (e.g. a commune too small for the patch rule)."""
     outline: dict[str, Any] | None = None
     """GeoJSON geometry of the commune's shape (``communes`` layer), longitude/latitude."""
+    downloads: list[tuple[str, str]] = field(default_factory=list)
+    """The files the page offers: (French label, file name in the report folder)."""
 
 
 def fr_number(value: float, digits: int = 2) -> str:

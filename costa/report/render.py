@@ -14,6 +14,7 @@ Files are written to a hidden temporary name, then renamed.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from costa.io.styles import SHARE_BREAKS, SHARE_COLORS, share_color
 from costa.nomenclature import CLASSES
 from costa.report.build import CommunePage, build_pages, fr_number
 from costa.report.chart import class_chart
+from costa.report.downloads import Download, commune_downloads
 from costa.report.overlay import Overlay, read_overlay
 from costa.report.tiles import TileArchive, write_pmtiles
 from costa.zan.schema import STATUS_COLORS
@@ -278,6 +280,44 @@ def _whole_overlay(raster: Path, max_px: int) -> Overlay:
     return read_overlay(raster, (bounds[0], bounds[1], bounds[2], bounds[3]), max_px, web_mercator=True)
 
 
+def _parcel_csvs(out: Path, gpkg: Path, pages: list[CommunePage]) -> dict[str, list[Download]]:
+    """Each commune's parcels as CSV, the one download of a report written without the others."""
+    import pyogrio
+
+    parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles", read_geometry=False)
+    parcelles["commune"] = parcelles["commune"].astype(str)
+    files = {}
+    for page in pages:
+        name = f"{page.stem}-parcelles.csv"
+        write_atomic(out / name, parcelles[parcelles["commune"] == page.insee].to_csv(index=False))
+        files[page.insee] = [Download("Parcelles (CSV)", name)]
+    return files
+
+
+def _downloads(
+    out: Path, gpkg: Path, pages: list[CommunePage], vintages: list[tuple[str, Path]]
+) -> dict[str, list[Download]]:
+    """Every commune's downloads (:func:`costa.report.downloads.commune_downloads`), by INSEE code."""
+    import pyogrio
+
+    from costa.zan.shapes import parcel_union
+
+    parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles")
+    parcelles["commune"] = parcelles["commune"].astype(str)
+    shaped = pyogrio.read_info(gpkg, layer="communes").get("geometry_type") is not None
+    communes = pyogrio.read_dataframe(gpkg, layer="communes", read_geometry=shaped)
+    communes["insee_com"] = communes["insee_com"].astype(str)
+    shapes = dict(zip(communes["insee_com"], communes.geometry, strict=True)) if shaped else {}
+    files = {}
+    for page in pages:
+        mine = parcelles[parcelles["commune"] == page.insee]
+        shape, crs = shapes.get(page.insee), getattr(communes, "crs", None)
+        if shape is None or shape.is_empty:
+            shape, crs = parcel_union(mine.geometry.values), parcelles.crs  # a GeoPackage of an older costa
+        files[page.insee] = commune_downloads(out, page.stem, page.row, shape, crs, mine, vintages)
+    return files
+
+
 def build_report(
     gpkg: str | Path,
     landcover: str | Path,
@@ -285,19 +325,20 @@ def build_report(
     landcover_before: str | Path | None = None,
     max_px: int = 1500,
     tiles: bool = True,
+    downloads: bool = True,
 ) -> Path:
     """Write the report of every commune of ``gpkg`` into folder ``out``; returns ``index.html``.
 
     With ``tiles`` (the default), each land-cover map also goes in as a full-resolution
-    PMTiles archive that the pages show when served by ``costa serve``.
+    PMTiles archive that the pages show when served by ``costa serve``. With ``downloads``
+    (the default), each commune's land cover, class polygons, parcels and figures go in as
+    files its page links (:mod:`costa.report.downloads`); without, its parcels as CSV only.
 
     Example:
         >>> build_report("out/demo/zan.gpkg", "out/demo/landcover_2024.tif", "report")  # doctest: +SKIP
         PosixPath('report/index.html')
 
     """
-    import pyogrio
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file; give a folder for the report")
@@ -316,12 +357,13 @@ def build_report(
         archives = [
             write_pmtiles(r, out / archive_name(label)) for label, r in zip(labels, rasters, strict=True)
         ]
-    parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles", read_geometry=False)
-    parcelles["commune"] = parcelles["commune"].astype(str)
+    vintages = list(zip(labels, rasters, strict=True))
+    files = (
+        _downloads(out, Path(gpkg), pages, vintages) if downloads else _parcel_csvs(out, Path(gpkg), pages)
+    )
     for page in pages:
+        page = dataclasses.replace(page, downloads=[(d.label, d.name) for d in files[page.insee]])
         write_atomic(out / f"{page.stem}.html", render_commune(page, env, archives))
-        mine = parcelles[parcelles["commune"] == page.insee]
-        write_atomic(out / f"{page.stem}-parcelles.csv", mine.to_csv(index=False))
         write_atomic(out / f"{page.stem}-parcelles.geojson", json.dumps(page.parcels, ensure_ascii=False))
     whole = [(label, _whole_overlay(r, max_px)) for label, r in zip(labels, rasters, strict=True)]
     write_atomic(out / "carte.html", render_map(pages, archives, whole, env))
