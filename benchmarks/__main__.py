@@ -19,6 +19,10 @@ BENCHMARKS = {
     "int8": ("benchmarks.bench_int8", "INT8 vs fp32 on the CPU: speed and agreement"),
     "vectorize": ("benchmarks.bench_vectorize", "land-cover polygons: count, throughput, memory by size"),
     "tiles": ("benchmarks.bench_tiles", "PMTiles map: tiles, archive size, seconds, peak memory by size"),
+    "report-index": (
+        "benchmarks.bench_report_index",
+        "a 500-commune report's index in Chromium: ready, search, sort",
+    ),
     "plot": ("benchmarks.plot", "redraw results.png from results/*.json"),
 }
 
