@@ -23,6 +23,10 @@ BENCHMARKS = {
         "benchmarks.bench_cli_start",
         "CLI start-up: --help, zan query, predict; 8192² vs floor",
     ),
+    "report-index": (
+        "benchmarks.bench_report_index",
+        "a 500-commune report's index in Chromium: ready, search, sort",
+    ),
     "plot": ("benchmarks.plot", "redraw results.png from results/*.json"),
 }
 

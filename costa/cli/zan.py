@@ -170,6 +170,12 @@ def zan_report(
     tiles: Annotated[
         bool, typer.Option(help="Add the full-resolution PMTiles map of each raster (shown when served).")
     ] = True,
+    downloads: Annotated[
+        bool,
+        typer.Option(
+            help="Add each commune's downloads: land cover (COG), class polygons, parcels, figures."
+        ),
+    ] = True,
 ) -> None:
     """Write an offline HTML report: one page per commune (map, legend, chart, figures) and an index."""
     from costa.report import build_report
@@ -177,6 +183,12 @@ def zan_report(
     if not 64 <= max_px <= 4096:
         raise OptionError(f"--max-px {max_px}: choose between 64 and 4096")
     index = build_report(
-        gpkg, landcover, out_dir, landcover_before=landcover_before, max_px=max_px, tiles=tiles
+        gpkg,
+        landcover,
+        out_dir,
+        landcover_before=landcover_before,
+        max_px=max_px,
+        tiles=tiles,
+        downloads=downloads,
     )
     out.print(f"wrote {index} (open it in a browser, or: costa serve {out_dir})")

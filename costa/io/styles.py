@@ -35,8 +35,10 @@ from costa.nomenclature import CLASSES
 
 __all__ = [
     "SHARE_BREAKS",
+    "SHARE_COLORS",
     "add_styles",
     "raster_qml",
+    "share_color",
     "vector_qml",
     "vector_sld",
     "write_raster_styles",
@@ -45,7 +47,22 @@ __all__ = [
 QGIS_VERSION = "3.34.0-Prizren"
 SHARE_BREAKS = (0.0, 10.0, 20.0, 40.0, 60.0, 100.0)
 """Classes of the communes' artificialised share (%), light to dark."""
-_SHARE_COLORS = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
+SHARE_COLORS = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
+"""The colour of each class of :data:`SHARE_BREAKS` (the QGIS style and the report's index map)."""
+
+
+def share_color(pct: float) -> str:
+    """The colour of an artificialised share (%) on the communes' graduated map.
+
+    >>> share_color(0.0), share_color(15.0), share_color(100.0)
+    ('#fee5d9', '#fcae91', '#a50f15')
+    """
+    for hi, color in zip(SHARE_BREAKS[1:], SHARE_COLORS, strict=True):
+        if pct < hi:
+            return color
+    return SHARE_COLORS[-1]
+
+
 _HEADER = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
 _SLD_NS = (
     'xmlns="http://www.opengis.net/sld" xmlns:ogc="http://www.opengis.net/ogc" '
@@ -117,7 +134,7 @@ def _renderer(fields: Sequence[str], geometry: str) -> str:
             f'<range symbol="{i}" lower="{lo:.2f}" upper="{hi:.2f}" label="{lo:g} – {hi:g} %" render="true"/>'
             for i, (lo, hi) in enumerate(bounds)
         )
-        syms = "".join(_symbol(str(i), c, geometry, outline="#444444") for i, c in enumerate(_SHARE_COLORS))
+        syms = "".join(_symbol(str(i), c, geometry, outline="#444444") for i, c in enumerate(SHARE_COLORS))
         return (
             '<renderer-v2 type="graduatedSymbol" attr="artif_pct" graduatedMethod="GraduatedColor" '
             f'symbollevels="0" enableorderby="0" forceraster="0"><ranges>{rows}</ranges>'

@@ -71,7 +71,9 @@ class CommunePage:
     notes: list[str] = field(default_factory=list)
     """Caveats on the figures, in French (e.g. a commune too small for the patch rule)."""
     outline: dict[str, Any] | None = None
-    """GeoJSON geometry of the commune as mapped (the union of its parcels), longitude/latitude."""
+    """GeoJSON geometry of the commune's shape (``communes`` layer), longitude/latitude."""
+    downloads: list[tuple[str, str]] = field(default_factory=list)
+    """The files the page offers: (French label, file name in the report folder)."""
 
 
 def fr_number(value: float, digits: int = 2) -> str:
@@ -107,7 +109,8 @@ def _read_gpkg(gpkg: Path) -> tuple[Any, Any]:
     if not {"parcelles", "communes"} <= layers:
         raise SourceError(f"{gpkg} has no 'parcelles' and 'communes' layers; make it with costa zan compute")
     parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles")
-    communes = pyogrio.read_dataframe(gpkg, layer="communes", read_geometry=False)
+    shaped = pyogrio.read_info(gpkg, layer="communes").get("geometry_type") is not None
+    communes = pyogrio.read_dataframe(gpkg, layer="communes", read_geometry=shaped)  # older: no shapes
     for col in ("id", "commune"):
         parcelles[col] = parcelles[col].astype(str)
     communes["insee_com"] = communes["insee_com"].astype(str)
@@ -243,24 +246,22 @@ def _parcels_geojson(parcels: Any) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-OUTLINE_GAP_M = 12.0
-"""Gaps between parcels narrower than twice this (roads, rivers) are closed in a commune's outline."""
+def _outline(shape: Any, crs: Any, parcels: Any) -> dict[str, Any] | None:
+    """The commune's shape (its ``communes`` row, else its parcels' union) as GeoJSON in longitude/latitude.
 
-
-def _outline(parcels: Any) -> dict[str, Any] | None:
-    """The commune as its parcels cover it, in longitude/latitude, as a GeoJSON geometry.
-
-    The union of the parcels, closed (buffered out then in by :data:`OUTLINE_GAP_M`) so that
-    the roads between parcels do not draw as boundaries, in the parcels' metric CRS.
+    A GeoPackage of an older costa has no shapes in its ``communes`` layer: the union of the
+    parcels, as :func:`costa.zan.shapes.parcel_union` draws it, stands in.
     """
     import geopandas as gpd
     import shapely
 
-    if not len(parcels):
+    from costa.zan.shapes import parcel_union
+
+    if shape is None or shape.is_empty:
+        shape, crs = parcel_union(parcels.geometry.values), parcels.crs
+    if shape is None:
         return None
-    union = shapely.union_all(np.asarray(parcels.geometry.values))
-    closed = union.buffer(OUTLINE_GAP_M, quad_segs=4).buffer(-OUTLINE_GAP_M, quad_segs=4).simplify(0.5)
-    lonlat = gpd.GeoSeries([closed], crs=parcels.crs).to_crs("EPSG:4326").iloc[0]
+    lonlat = gpd.GeoSeries([shape], crs=crs).to_crs("EPSG:4326").iloc[0]
     return dict(shapely.geometry.mapping(shapely.set_precision(lonlat, 1e-7)))
 
 
@@ -297,8 +298,10 @@ def build_pages(
         raise SourceError(
             f"no parcel of {gpkg.name} overlaps {landcover}; is it the raster the GeoPackage came from?"
         )
+    shapes = list(communes.geometry) if "geometry" in communes else [None] * len(communes)
+    rows = communes.drop(columns="geometry", errors="ignore").to_dict("records")
     pages = []
-    for i, r in enumerate(communes.to_dict("records")):
+    for i, (r, shape) in enumerate(zip(rows, shapes, strict=True)):
         row = _jsonable(r)
         mine = parcelles[parcelles["commune"] == row["insee_com"]]
         bounds = tuple(mine.total_bounds) if len(mine) else None
@@ -319,7 +322,7 @@ def build_pages(
                 provenance=_provenance(gpkg, row, vintages),
                 row=row,
                 notes=_caveats(row),
-                outline=_outline(mine),
+                outline=_outline(shape, getattr(communes, "crs", None), mine),
             )
         )
     return pages

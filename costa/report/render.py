@@ -14,6 +14,7 @@ Files are written to a hidden temporary name, then renamed.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 import os
@@ -25,9 +26,11 @@ from typing import Any
 from costa.__about__ import __version__
 from costa.errors import OutputError
 from costa.io.atomic import write_atomic
+from costa.io.styles import SHARE_BREAKS, SHARE_COLORS, share_color
 from costa.nomenclature import CLASSES
 from costa.report.build import CommunePage, build_pages, fr_number
 from costa.report.chart import class_chart
+from costa.report.downloads import Download, commune_downloads
 from costa.report.overlay import Overlay, read_overlay
 from costa.report.tiles import TileArchive, write_pmtiles
 from costa.zan.schema import STATUS_COLORS
@@ -197,6 +200,7 @@ def render_map(
     return str(
         env.get_template("carte.html").render(
             n=len(pages),
+            classes=CLASSES,
             parcel_zoom=PARCEL_ZOOM,
             map_data=data,
             leaflet_css=css,
@@ -206,16 +210,63 @@ def render_map(
     )
 
 
+INDEX_MAP_PX = 2000
+"""The index map's shapes are simplified to about this many pixels across the whole territory."""
+
+
+def _index_features(pages: list[CommunePage]) -> dict[str, Any]:
+    """The communes' shapes for the index map, simplified to its scale, with colour and link."""
+    import shapely
+
+    shapes = [shapely.geometry.shape(p.outline) if p.outline else None for p in pages]
+    found = [g for g in shapes if g is not None]
+    x0, y0, x1, y1 = shapely.GeometryCollection(found).bounds if found else (0.0, 0.0, 0.0, 0.0)
+    tolerance = max(x1 - x0, y1 - y0) / INDEX_MAP_PX
+    features = []
+    for p, g in zip(pages, shapes, strict=True):
+        if g is None:
+            continue
+        simple = shapely.set_precision(shapely.simplify(g, tolerance, preserve_topology=True), 1e-6)
+        pct = float(p.row.get("artif_pct") or 0.0)
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(simple),
+                "properties": {
+                    "insee": p.insee,
+                    "nom": p.nom,
+                    "page": f"{p.stem}.html",
+                    "share": f"{fr_number(pct)} % artificialisé",
+                    "color": share_color(pct),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
 def render_index(pages: list[CommunePage], gpkg: str, env: Any | None = None) -> str:
-    """The HTML of the index page listing every commune."""
+    """The HTML of the index page: the map of the communes by artificialised share, and their table.
+
+    The table is searched by name or INSEE code and sorted by any column in the page itself
+    (no server), so it serves hundreds of communes from ``file://`` too.
+    """
     env = env or environment()
+    css, js = _leaflet()
     row = pages[0].row if pages else {}
+    shares = [
+        (f"{lo:g}", f"{hi:g}", color)
+        for lo, hi, color in zip(SHARE_BREAKS, SHARE_BREAKS[1:], SHARE_COLORS, strict=False)
+    ]
     return str(
         env.get_template("index.html").render(
             communes=pages,
             gpkg=gpkg,
             rules=f"{row.get('regles', '?')} v{row.get('regles_version', '?')}",
             flux=row.get("flux_artif_ha") is not None,
+            map_data={"communes": _index_features(pages)},
+            shares=shares,
+            leaflet_css=css,
+            leaflet_js=js,
         )
     )
 
@@ -229,6 +280,44 @@ def _whole_overlay(raster: Path, max_px: int) -> Overlay:
     return read_overlay(raster, (bounds[0], bounds[1], bounds[2], bounds[3]), max_px, web_mercator=True)
 
 
+def _parcel_csvs(out: Path, gpkg: Path, pages: list[CommunePage]) -> dict[str, list[Download]]:
+    """Each commune's parcels as CSV, the one download of a report written without the others."""
+    import pyogrio
+
+    parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles", read_geometry=False)
+    parcelles["commune"] = parcelles["commune"].astype(str)
+    files = {}
+    for page in pages:
+        name = f"{page.stem}-parcelles.csv"
+        write_atomic(out / name, parcelles[parcelles["commune"] == page.insee].to_csv(index=False))
+        files[page.insee] = [Download("Parcelles (CSV)", name)]
+    return files
+
+
+def _downloads(
+    out: Path, gpkg: Path, pages: list[CommunePage], vintages: list[tuple[str, Path]]
+) -> dict[str, list[Download]]:
+    """Every commune's downloads (:func:`costa.report.downloads.commune_downloads`), by INSEE code."""
+    import pyogrio
+
+    from costa.zan.shapes import parcel_union
+
+    parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles")
+    parcelles["commune"] = parcelles["commune"].astype(str)
+    shaped = pyogrio.read_info(gpkg, layer="communes").get("geometry_type") is not None
+    communes = pyogrio.read_dataframe(gpkg, layer="communes", read_geometry=shaped)
+    communes["insee_com"] = communes["insee_com"].astype(str)
+    shapes = dict(zip(communes["insee_com"], communes.geometry, strict=True)) if shaped else {}
+    files = {}
+    for page in pages:
+        mine = parcelles[parcelles["commune"] == page.insee]
+        shape, crs = shapes.get(page.insee), getattr(communes, "crs", None)
+        if shape is None or shape.is_empty:
+            shape, crs = parcel_union(mine.geometry.values), parcelles.crs  # a GeoPackage of an older costa
+        files[page.insee] = commune_downloads(out, page.stem, page.row, shape, crs, mine, vintages)
+    return files
+
+
 def build_report(
     gpkg: str | Path,
     landcover: str | Path,
@@ -236,19 +325,20 @@ def build_report(
     landcover_before: str | Path | None = None,
     max_px: int = 1500,
     tiles: bool = True,
+    downloads: bool = True,
 ) -> Path:
     """Write the report of every commune of ``gpkg`` into folder ``out``; returns ``index.html``.
 
     With ``tiles`` (the default), each land-cover map also goes in as a full-resolution
-    PMTiles archive that the pages show when served by ``costa serve``.
+    PMTiles archive that the pages show when served by ``costa serve``. With ``downloads``
+    (the default), each commune's land cover, class polygons, parcels and figures go in as
+    files its page links (:mod:`costa.report.downloads`); without, its parcels as CSV only.
 
     Example:
         >>> build_report("out/demo/zan.gpkg", "out/demo/landcover_2024.tif", "report")  # doctest: +SKIP
         PosixPath('report/index.html')
 
     """
-    import pyogrio
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file; give a folder for the report")
@@ -267,12 +357,13 @@ def build_report(
         archives = [
             write_pmtiles(r, out / archive_name(label)) for label, r in zip(labels, rasters, strict=True)
         ]
-    parcelles = pyogrio.read_dataframe(gpkg, layer="parcelles", read_geometry=False)
-    parcelles["commune"] = parcelles["commune"].astype(str)
+    vintages = list(zip(labels, rasters, strict=True))
+    files = (
+        _downloads(out, Path(gpkg), pages, vintages) if downloads else _parcel_csvs(out, Path(gpkg), pages)
+    )
     for page in pages:
+        page = dataclasses.replace(page, downloads=[(d.label, d.name) for d in files[page.insee]])
         write_atomic(out / f"{page.stem}.html", render_commune(page, env, archives))
-        mine = parcelles[parcelles["commune"] == page.insee]
-        write_atomic(out / f"{page.stem}-parcelles.csv", mine.to_csv(index=False))
         write_atomic(out / f"{page.stem}-parcelles.geojson", json.dumps(page.parcels, ensure_ascii=False))
     whole = [(label, _whole_overlay(r, max_px)) for label, r in zip(labels, rasters, strict=True)]
     write_atomic(out / "carte.html", render_map(pages, archives, whole, env))

@@ -2,8 +2,9 @@
 
 Routes: ``/`` (the index page), ``/communes``, ``/communes/{insee}``, ``/parcels/{id}`` (JSON),
 and the report's own files by plain name (``/commune-69123.html``, ``/communes.csv``,
-``/carte-2024.pmtiles``...). Files answer HTTP range requests (``206 Partial Content``): the
-map page reads its PMTiles archive a few kilobytes at a time, never whole.
+``/carte-2024.pmtiles``, a commune's downloads ``/commune-69123-occupation-2024.tif``...),
+streamed from disk (memory does not grow with the file). Files answer HTTP range requests
+(``206 Partial Content``): the map page reads its PMTiles archive a few kilobytes at a time.
 The server only reads: names are checked against a strict pattern and must resolve to a
 regular file directly inside the folder, so there is no directory listing and no way out
 of the folder (``..``, encoded or not, ends in 404). Bound to 127.0.0.1 by default.
@@ -33,7 +34,9 @@ __all__ = ["CACHED_COMMUNES", "ReportTables", "create_app", "safe_name", "serve"
 CACHED_COMMUNES = 64
 """Communes whose parcels table stays in memory (least recently asked for goes first)."""
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?:html|csv|json|geojson|txt|pmtiles)")
+_NAME = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?:html|csv|json|geojson|txt|pmtiles|tif|gpkg)"
+)
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".csv": "text/csv; charset=utf-8",
@@ -41,6 +44,8 @@ _TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".geojson": "application/geo+json",
     ".pmtiles": "application/vnd.pmtiles",
+    ".tif": "image/tiff",
+    ".gpkg": "application/geopackage+sqlite3",
 }
 _HEADERS = {
     "X-Content-Type-Options": "nosniff",

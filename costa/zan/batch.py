@@ -254,5 +254,15 @@ def gather(parts: Path, keys: list[str], rules: Any) -> ZanResult:
         raise OutputError(f"no commune could be computed into {parts}")
     p = gpd.GeoDataFrame(pd.concat(parcelles, ignore_index=True), crs=parcelles[0].crs)
     p.attrs["invalid_geometries_repaired"] = 0
-    c = pd.concat(communes, ignore_index=True)
+    shapes = [g for k, t in zip(keys, communes, strict=True) for g in _shapes(parts / f"{k}.gpkg", len(t))]
+    c = gpd.GeoDataFrame(pd.concat(communes, ignore_index=True), geometry=shapes, crs=p.crs)
     return ZanResult(p, c, rules, scale_notes(c, rules))
+
+
+def _shapes(gpkg: Path, n: int) -> list[Any]:
+    """The shapes of a commune's ``communes`` layer (None each if written without: an older run)."""
+    import pyogrio
+
+    if pyogrio.read_info(gpkg, layer="communes").get("geometry_type") is None:
+        return [None] * n
+    return list(pyogrio.read_dataframe(gpkg, layer="communes", columns=[]).geometry)

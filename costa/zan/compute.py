@@ -38,7 +38,10 @@ _COMMUNE_FIELDS = (("INSEE_COM", "NOM"), ("code_insee", "nom_officiel"), ("insee
 
 @dataclass(frozen=True)
 class ZanResult:
-    """Per-parcel (GeoDataFrame) and per-commune (DataFrame) tables, and the rules used."""
+    """Per-parcel and per-commune tables (GeoDataFrames: parcels, communes' shapes), and the rules used.
+
+    A commune's shape is its boundary given, else the union of its parcels (:mod:`costa.zan.shapes`).
+    """
 
     parcelles: Any
     communes: Any
@@ -349,4 +352,8 @@ def _communes(
                 }
             )
         rows.append(row)
-    return pd.DataFrame(rows)
+    import geopandas as gpd
+
+    from costa.zan.shapes import commune_shapes
+
+    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=commune_shapes(keys, parcelles, gc).values)

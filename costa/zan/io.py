@@ -17,8 +17,11 @@ __all__ = ["query", "write"]
 def write(result: ZanResult, out: str | Path) -> list[Path]:
     """Write ``out`` (.gpkg, atomically) and ``<stem>_{parcelles,communes}.{csv,parquet}`` beside it.
 
-    Each GeoPackage layer carries a default QGIS style (:func:`costa.io.styles.add_styles`).
+    Each GeoPackage layer carries a default QGIS style (:func:`costa.io.styles.add_styles`): the
+    ``communes`` layer, with each commune's shape, a graduated map of the artificialised share.
+    The tables beside it hold the same rows without geometry.
     """
+    import pandas as pd
     import pyogrio
 
     out = check_writable(out)
@@ -29,7 +32,8 @@ def write(result: ZanResult, out: str | Path) -> list[Path]:
         pyogrio.write_dataframe(result.communes, tmp, layer="communes", driver="GPKG", append=True)
         add_styles(tmp)  # QGIS opens each layer with its default style (layer_styles)
     written = [out]
-    for name, df in (("parcelles", result.parcelles.drop(columns="geometry")), ("communes", result.communes)):
+    tables = (("parcelles", result.parcelles), ("communes", result.communes))
+    for name, df in ((n, pd.DataFrame(t.drop(columns="geometry", errors="ignore"))) for n, t in tables):
         for ext in ("csv", "parquet"):
             p = out.with_name(f"{out.stem}_{name}.{ext}")
             df.to_csv(p, index=False) if ext == "csv" else df.to_parquet(p, index=False)

@@ -98,6 +98,11 @@ def test_zan_geopackage_styled(territory, tmp_path: Path) -> None:  # type: igno
     write(compute(t.truth[2024], t.parcels, t.communes, landcover_before=t.truth[2021]), tmp_path / "z.gpkg")
     renderers = check_styles(tmp_path / "z.gpkg")
     assert renderers["parcelles"] == "categorizedSymbol:statut"
+    assert renderers["communes"] == "graduatedSymbol:artif_pct"  # a map: the communes carry their shapes
+    assert pyogrio.read_info(tmp_path / "z.gpkg", layer="communes")["geometry_type"] in (
+        "Polygon",
+        "MultiPolygon",
+    )
     qml = pyogrio.read_dataframe(tmp_path / "z.gpkg", layer="layer_styles", read_geometry=False)
     communes_qml = qml[qml.f_table_name == "communes"].styleQML.iloc[0]
     assert 'alias field="artif_ha" index="5" name="Surface artificialisée (ha)"' in communes_qml

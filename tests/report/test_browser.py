@@ -260,5 +260,67 @@ def test_map_of_every_commune(browser: Any, demo: dict[str, Any], server: str, o
     assert insee in communes.index and communes.loc[insee, "nom"] in text
     assert "Part artificialisée" in text and "Page de la commune" in text
     assert page.locator("#carte").count() == 0  # the map page itself has no link to itself
+    items = page.locator("#legend li").all_inner_texts()
+    assert [t.strip() for t in items] == [f"{c.code} — {c.fr}" for c in CLASSES]
+    swatches = page.eval_on_selector_all(
+        "#legend .swatch", "s => s.map(e => getComputedStyle(e).backgroundColor)"
+    )
+    assert swatches == [f"rgb({r}, {g}, {b})" for r, g, b in (c.rgb for c in CLASSES)]
+    assert problems == []
+    page.close()
+
+
+@pytest.mark.parametrize("origin", ["file", "server"])
+def test_index_map_search_and_sort(browser: Any, demo: dict[str, Any], server: str, origin: str) -> None:
+    """index.html: the communes' map coloured by share, a click opens the page, search and sort work."""
+    from costa.io.styles import share_color
+
+    report = Path(demo["report"]).parent
+    url = (report / "index.html").as_uri() if origin == "file" else f"{server}/"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = watch(page, server)
+    page.goto(url)
+    page.wait_for_function("() => document.body.dataset.ready === '1'")
+    communes = demo["communes_gpkg"].set_index("insee_com")
+    shapes = page.locator("#map path.commune-shape")
+    assert shapes.count() == len(communes)
+    fills = page.eval_on_selector_all("#map path.commune-shape", "ps => ps.map(p => p.getAttribute('fill'))")
+    assert sorted(fills) == sorted(share_color(v) for v in communes.artif_pct)
+    assert page.locator("#shares li").count() == 5
+
+    # Search by accent-free name, then by INSEE code: rows and shapes follow.
+    insee = communes.index[1]
+    name = communes.loc[insee, "nom"]
+    page.fill("#search", name.upper().replace("É", "E").replace("é", "e")[:8])
+    visible = page.eval_on_selector_all(
+        "#communes tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.dataset.insee)"
+    )
+    assert insee in visible and all(name[:8].lower() in communes.loc[i, "nom"].lower() for i in visible)
+    page.fill("#search", insee)
+    visible = page.eval_on_selector_all(
+        "#communes tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.dataset.insee)"
+    )
+    assert visible == [insee] and "1 sur" in page.inner_text("#count")
+    page.fill("#search", "zzzz")
+    assert page.locator("#communes tbody tr:not([hidden])").count() == 0
+    page.fill("#search", "")
+    assert page.locator("#communes tbody tr:not([hidden])").count() == len(communes)
+
+    # Sort by artificialised share, both ways.
+    def order() -> list[str]:
+        return page.eval_on_selector_all("#communes tbody tr", "rs => rs.map(r => r.dataset.insee)")
+
+    head = page.locator("#communes thead th", has_text="Part artificialisée")
+    head.locator("button").click()
+    assert order() == list(communes.artif_pct.sort_values().index)
+    assert head.get_attribute("aria-sort") == "ascending"
+    head.locator("button").click()
+    assert order() == list(communes.artif_pct.sort_values(ascending=False).index)
+
+    # A click on a commune's shape opens its page.
+    with page.expect_navigation():
+        page.locator("#map path.commune-shape").first.dispatch_event("click")
+    assert page.url.endswith(".html") and "/commune-" in page.url
+    page.locator("#figures").wait_for()
     assert problems == []
     page.close()

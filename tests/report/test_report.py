@@ -132,14 +132,28 @@ def test_overlay_is_downsampled_with_the_class_palette(demo: dict[str, Any], pag
             assert max(o.width, o.height) <= 300
 
 
+def legend_items(html: str) -> list[str]:
+    """The texts of the land-cover legend of a page (one ``<li>`` per class)."""
+    start = html.index('<ul id="legend"')
+    items = html[start : html.index("</ul>", start)].split("<li ")[1:]
+    return [item.split("</span>")[1].split("</li>")[0] for item in items]
+
+
+def test_every_map_page_has_the_legend(demo: dict[str, Any]) -> None:
+    """The full map and each commune page list the 16 classes, colours and French names."""
+    report = Path(demo["report"]).parent
+    for name in ["carte.html", *(f"commune-{i}.html" for i in demo["communes_gpkg"].insee_com)]:
+        html = (report / name).read_text()
+        assert legend_items(html) == [f"{c.code} — {c.fr}" for c in CLASSES], name
+        for c in CLASSES:
+            assert f'data-code="{c.code}"><span class="swatch" style="background: {c.color}">' in html
+
+
 def test_page_escapes_text_and_lists_the_16_classes(pages: list[Any]) -> None:
     evil = dataclasses.replace(pages[0], nom='<script>alert("x")</script>')
     html = render_commune(evil)
     assert '<script>alert("x")' not in html and "&lt;script&gt;alert(" in html
-    legend = html[html.index('<ul id="legend">') : html.index("</ul>", html.index('<ul id="legend">'))]
-    assert legend.count("<li ") == 16
-    for c in CLASSES:
-        assert f"{c.code} — {c.fr}" in legend
+    assert legend_items(html) == [f"{c.code} — {c.fr}" for c in CLASSES]
     assert "<script src" not in html and "<link" not in html  # Leaflet inlined: one file, offline
     assert "leafletRasterLayer" in html  # and pmtiles.js
 

@@ -138,7 +138,9 @@ def test_safe_name_accepts_only_plain_report_files() -> None:
         "..\\x.html",
         "x.html/",
         "a..html/..",
-        "x.gpkg",
+        "x.gpkg-wal",
+        "x.sqlite",
+        "x.tif.aux.xml",
         " x.html",
         "x.html\x00",
     ):
@@ -150,6 +152,8 @@ def test_safe_name_accepts_only_plain_report_files() -> None:
         "commune-2A004-parcelles.geojson",
         "carte-2024.pmtiles",
         "LICENSE-leaflet.txt",
+        "commune-2A004-occupation-2024.tif",
+        "commune-2A004-parcelles.gpkg",
     ):
         assert safe_name(good), good
 

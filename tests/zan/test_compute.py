@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
 import rasterio
+import shapely
 from rasterio.features import rasterize
 from rasterio.warp import transform_geom
 
@@ -81,6 +83,26 @@ def test_geopackage_reads_back_with_documented_fields(territory, tmp_path: Path)
     assert info["crs"] == "EPSG:2154" and info["geometry_type"] == "Polygon"
     c = pyogrio.read_dataframe(tmp_path / "zan.gpkg", layer="communes")
     assert list(c.insee_com) == ["99101", "99102"] and (c.perimetre == "commune").all()
+    # Each commune carries its boundary given (the shape its figures were counted over).
+    given = gpd.read_file(t.communes).to_crs(c.crs).set_index("INSEE_COM").loc[list(c.insee_com)]
+    assert c.crs == "EPSG:2154" and c.geometry.is_valid.all()
+    assert np.allclose(c.geometry.area, given.geometry.area)
+    assert shapely.equals_exact(c.geometry.values, given.geometry.values, tolerance=1e-6).all()
+
+
+def test_communes_without_boundaries_are_the_union_of_their_parcels(territory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    t = territory
+    write(compute(t.truth[2024], t.parcels), tmp_path / "zan.gpkg")
+    c = pyogrio.read_dataframe(tmp_path / "zan.gpkg", layer="communes")
+    parcels = pyogrio.read_dataframe(tmp_path / "zan.gpkg", layer="parcelles")
+    assert (c.perimetre == "parcelles").all() and c.geometry.is_valid.all()
+    for insee, shape in zip(c.insee_com, c.geometry, strict=True):
+        mine = parcels[parcels.commune == insee]
+        union = shapely.union_all(mine.geometry.values)
+        assert shape.buffer(1.0).contains(union)  # every parcel inside (corners within 0.5 m + arcs)
+        assert shape.area < 1.2 * union.area  # closed between parcels, not a hull of the commune
+        others = parcels[parcels.commune != insee].representative_point()
+        assert not shape.contains(others).any()
 
 
 def test_zan_cli_errors(territory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -169,4 +191,5 @@ def test_communes_too_small_for_the_patch_rule_get_a_caveat(territory, tmp_path:
     )
     assert res.returncode == 0 and f"warning: commune {expected[0]}" in res.stderr
     written = pd.read_parquet(tmp_path / "z_communes.parquet")
-    pd.testing.assert_frame_equal(written, small.communes, check_exact=True)
+    table = pd.DataFrame(small.communes.drop(columns="geometry"))  # the tables beside: no shapes
+    pd.testing.assert_frame_equal(written, table, check_exact=True)
