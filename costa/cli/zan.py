@@ -176,6 +176,12 @@ def zan_report(
             help="Add each commune's downloads: land cover (COG), class polygons, parcels, figures."
         ),
     ] = True,
+    ortho: Annotated[
+        Path | None, typer.Option(help="Orthophoto mosaic of --landcover, shown under the map when served.")
+    ] = None,
+    ortho_before: Annotated[
+        Path | None, typer.Option(help="Orthophoto mosaic of --landcover-before (a swipe compares the two).")
+    ] = None,
 ) -> None:
     """Write an offline HTML report: one page per commune (map, legend, chart, figures) and an index."""
     from costa.report import build_report
@@ -190,5 +196,7 @@ def zan_report(
         max_px=max_px,
         tiles=tiles,
         downloads=downloads,
+        ortho=ortho,
+        ortho_before=ortho_before,
     )
     out.print(f"wrote {index} (open it in a browser, or: costa serve {out_dir})")

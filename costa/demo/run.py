@@ -107,7 +107,12 @@ def run_demo(
 
     summary["report"] = str(
         build_report(
-            out / "zan.gpkg", out / f"landcover_{y_new}.tif", out / "report", out / f"landcover_{y_old}.tif"
+            out / "zan.gpkg",
+            out / f"landcover_{y_new}.tif",
+            out / "report",
+            out / f"landcover_{y_old}.tif",
+            ortho=terr.ortho[y_new],
+            ortho_before=terr.ortho[y_old],
         )
     )
     write_atomic(out / "run.json", json.dumps(summary, indent=1, ensure_ascii=False))

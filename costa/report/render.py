@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from costa.__about__ import __version__
-from costa.errors import OutputError
+from costa.errors import OptionError, OutputError
 from costa.io.atomic import write_atomic
 from costa.io.styles import SHARE_BREAKS, SHARE_COLORS, share_color
 from costa.nomenclature import CLASSES
@@ -32,7 +32,7 @@ from costa.report.build import CommunePage, build_pages, fr_number
 from costa.report.chart import class_chart
 from costa.report.downloads import Download, commune_downloads
 from costa.report.overlay import Overlay, read_overlay
-from costa.report.tiles import TileArchive, write_pmtiles
+from costa.report.tiles import TileArchive, check_ortho, write_pmtiles
 from costa.zan.schema import STATUS_COLORS
 
 __all__ = ["archive_name", "build_report", "environment", "render_commune", "render_index", "render_map"]
@@ -81,13 +81,13 @@ def _pmtiles_js() -> str:
     return (_PMTILES / "pmtiles.js").read_text(encoding="utf-8")
 
 
-def archive_name(label: str) -> str:
-    """The report's file name of the PMTiles archive of vintage ``label``.
+def archive_name(label: str, kind: str = "carte") -> str:
+    """The report's file name of the PMTiles archive of vintage ``label`` (``kind``: carte, ortho).
 
-    >>> archive_name("2024"), archive_name("../x")
-    ('carte-2024.pmtiles', 'carte-___x.pmtiles')
+    >>> archive_name("2024"), archive_name("../x"), archive_name("2024", "ortho")
+    ('carte-2024.pmtiles', 'carte-___x.pmtiles', 'ortho-2024.pmtiles')
     """
-    return "carte-" + re.sub(r"[^0-9A-Za-z_-]", "_", label) + ".pmtiles"
+    return f"{kind}-" + re.sub(r"[^0-9A-Za-z_-]", "_", label) + ".pmtiles"
 
 
 def _latlng(bounds: tuple[float, float, float, float]) -> list[list[float]]:
@@ -105,14 +105,23 @@ def _latlng(bounds: tuple[float, float, float, float]) -> list[list[float]]:
     return [[lat(y0), math.degrees(x0 / r)], [lat(y1), math.degrees(x1 / r)]]
 
 
-def _map_data(page: CommunePage, tiles: list[TileArchive]) -> dict[str, Any]:
-    overlays = _overlay_data(page.overlays)
-    labels = [label for label, _ in page.class_ha]
-    archives = [
+def _archives(labels: list[str], tiles: list[TileArchive | None]) -> list[dict[str, Any]]:
+    """What a page's script needs of each archive: its vintage, file name and zooms."""
+    return [
         {"label": label, "url": a.path.name, "min_zoom": a.min_zoom, "max_zoom": a.max_zoom}
         for label, a in zip(labels, tiles, strict=False)
+        if a is not None
     ]
+
+
+def _map_data(
+    page: CommunePage, tiles: list[TileArchive], photos: list[TileArchive | None]
+) -> dict[str, Any]:
+    overlays = _overlay_data(page.overlays)
+    labels = [label for label, _ in page.class_ha]
+    archives = _archives(labels, list(tiles))
     return {
+        "photos": _archives(labels, photos),
         "overlays": overlays,
         "tiles": archives,
         "parcels": page.parcels,
@@ -127,8 +136,17 @@ def _map_data(page: CommunePage, tiles: list[TileArchive]) -> dict[str, Any]:
     }
 
 
-def render_commune(page: CommunePage, env: Any | None = None, tiles: list[TileArchive] | None = None) -> str:
-    """The HTML of one commune's page; ``tiles`` are the PMTiles archives of its vintages, in order."""
+def render_commune(
+    page: CommunePage,
+    env: Any | None = None,
+    tiles: list[TileArchive] | None = None,
+    photos: list[TileArchive | None] | None = None,
+) -> str:
+    """The HTML of one commune's page.
+
+    ``tiles`` are the PMTiles archives of its vintages' land cover, in order; ``photos`` those of
+    their orthophotos (None for a vintage without), drawn under the land cover when served.
+    """
     env = env or environment()
     css, js = _leaflet()
     return str(
@@ -137,7 +155,7 @@ def render_commune(page: CommunePage, env: Any | None = None, tiles: list[TileAr
             classes=CLASSES,
             chart=class_chart(page.class_ha),
             status_colors=STATUS_COLORS,
-            map_data=_map_data(page, tiles or []),
+            map_data=_map_data(page, tiles or [], photos or []),
             leaflet_css=css,
             leaflet_js=js,
             pmtiles_js=_pmtiles_js(),
@@ -161,6 +179,7 @@ def render_map(
     tiles: list[TileArchive],
     overlays: list[tuple[str, Overlay]],
     env: Any | None = None,
+    photos: list[TileArchive | None] | None = None,
 ) -> str:
     """The HTML of ``carte.html``: every commune on the land-cover map, clickable for its figures.
 
@@ -187,6 +206,7 @@ def render_map(
     ]
     ov = _overlay_data(overlays)
     data = {
+        "photos": _archives(labels, photos or []),
         "overlays": ov,
         "tiles": [
             {"label": label, "url": a.path.name, "min_zoom": a.min_zoom, "max_zoom": a.max_zoom}
@@ -326,6 +346,8 @@ def build_report(
     max_px: int = 1500,
     tiles: bool = True,
     downloads: bool = True,
+    ortho: str | Path | None = None,
+    ortho_before: str | Path | None = None,
 ) -> Path:
     """Write the report of every commune of ``gpkg`` into folder ``out``; returns ``index.html``.
 
@@ -333,6 +355,9 @@ def build_report(
     PMTiles archive that the pages show when served by ``costa serve``. With ``downloads``
     (the default), each commune's land cover, class polygons, parcels and figures go in as
     files its page links (:mod:`costa.report.downloads`); without, its parcels as CSV only.
+    ``ortho`` and ``ortho_before`` (the input mosaics of the two vintages) go in as WebP
+    PMTiles archives (``ortho-<millésime>.pmtiles``, the land cover's zooms) shown under the
+    land cover when served, with an opacity slider and, with both, a swipe between vintages.
 
     Example:
         >>> build_report("out/demo/zan.gpkg", "out/demo/landcover_2024.tif", "report")  # doctest: +SKIP
@@ -342,6 +367,12 @@ def build_report(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file; give a folder for the report")
+    if ortho_before is not None and landcover_before is None:
+        raise OptionError("--ortho-before is the mosaic of --landcover-before: give both")
+    mosaics = [ortho_before, ortho] if landcover_before is not None else [ortho]
+    if not tiles and any(m is not None for m in mosaics):
+        raise OptionError("the orthophotos are shown as tiles: drop --no-tiles, or drop --ortho")
+    mosaics = [None if m is None else check_ortho(m) for m in mosaics]  # before the long work
     pages = build_pages(gpkg, landcover, landcover_before, max_px)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -357,16 +388,24 @@ def build_report(
         archives = [
             write_pmtiles(r, out / archive_name(label)) for label, r in zip(labels, rasters, strict=True)
         ]
+    photos: list[TileArchive | None] = [
+        None
+        if m is None
+        else write_pmtiles(
+            m, out / archive_name(label, "ortho"), min_zoom=a.min_zoom, max_zoom=a.max_zoom, photo=True
+        )
+        for label, m, a in zip(labels, mosaics, archives, strict=False)
+    ]
     vintages = list(zip(labels, rasters, strict=True))
     files = (
         _downloads(out, Path(gpkg), pages, vintages) if downloads else _parcel_csvs(out, Path(gpkg), pages)
     )
     for page in pages:
         page = dataclasses.replace(page, downloads=[(d.label, d.name) for d in files[page.insee]])
-        write_atomic(out / f"{page.stem}.html", render_commune(page, env, archives))
+        write_atomic(out / f"{page.stem}.html", render_commune(page, env, archives, photos))
         write_atomic(out / f"{page.stem}-parcelles.geojson", json.dumps(page.parcels, ensure_ascii=False))
     whole = [(label, _whole_overlay(r, max_px)) for label, r in zip(labels, rasters, strict=True)]
-    write_atomic(out / "carte.html", render_map(pages, archives, whole, env))
+    write_atomic(out / "carte.html", render_map(pages, archives, whole, env, photos))
     import pandas as pd
 
     write_atomic(out / "communes.csv", pd.DataFrame([p.row for p in pages]).to_csv(index=False))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import warnings
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -31,14 +32,16 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from costa.errors import OptionError, SourceReadError
+from costa.errors import OptionError, SourceError, SourceReadError
 from costa.io.atomic import atomic_path
 from costa.nomenclature import colormap
 
 __all__ = [
     "TileArchive",
+    "check_ortho",
     "native_zoom",
     "overview_level",
+    "photo_webp",
     "read_header",
     "rgba",
     "rgba_png",
@@ -249,6 +252,83 @@ def _block_tiles(b: _Block, lut: np.ndarray) -> list[tuple[int, int, bytes]]:
     return out
 
 
+PHOTO_QUALITY = 80
+"""WebP quality of the orthophoto tiles (0-100): photos compress lossily, classes never."""
+
+
+def photo_webp(rgba: np.ndarray) -> bytes:
+    """Encode an (H, W, 4) uint8 RGBA array as a lossy WebP (GDAL's WEBP driver), alpha kept.
+
+    >>> photo_webp(np.full((4, 4, 4), 255, np.uint8))[8:12]
+    b'WEBP'
+    """
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
+    h, w, _ = rgba.shape
+    with warnings.catch_warnings(), MemoryFile() as mem:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a picture: no georeferencing on purpose
+        with mem.open(driver="WEBP", width=w, height=h, count=4, dtype="uint8", QUALITY=PHOTO_QUALITY) as dst:
+            dst.write(np.moveaxis(rgba, -1, 0))
+        data: bytes = mem.read()
+    return data
+
+
+def check_ortho(path: str | Path) -> Path:
+    """Check that ``path`` is an orthophoto costa can tile: georeferenced, 8-bit, 3 bands or more.
+
+    Raises:
+        SourceReadError: the file is missing or not a raster GDAL can read.
+        SourceError: it has no CRS, fewer than three bands, or is not 8-bit.
+
+    """
+    import rasterio
+
+    path = Path(path)
+    if not path.is_file():
+        raise SourceReadError(f"orthophoto not found: {path}")
+    try:
+        with rasterio.open(path) as src:
+            crs, count, dtype = src.crs, src.count, src.dtypes[0]
+    except rasterio.errors.RasterioError:
+        raise SourceReadError(f"{path} is not a raster GDAL can read") from None
+    if crs is None:
+        raise SourceError(f"orthophoto {path} has no CRS; a web map needs a georeferenced mosaic")
+    if count < 3 or dtype != "uint8":
+        raise SourceError(f"orthophoto {path} has {count} {dtype} band(s); costa shows 8-bit RGB(I) mosaics")
+    return path
+
+
+def _photo_tiles(b: _Block) -> list[tuple[int, int, bytes]]:
+    """Warp one block of the orthophoto (bands 1-3, bilinear) and encode its covered tiles as WebP."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    opts = {} if b.overview is None else {"overview_level": b.overview}
+    with (
+        rasterio.Env(GDAL_CACHEMAX=CACHE_MB << 20),
+        rasterio.open(b.path, **opts) as src,
+        WarpedVRT(
+            src,
+            crs="EPSG:3857",
+            transform=_tile_transform(b.z, b.x, b.y),
+            width=b.nx * TILE,
+            height=b.ny * TILE,
+            resampling=Resampling.bilinear,
+            add_alpha=True,
+        ) as vrt,
+    ):
+        pixels = vrt.read([1, 2, 3, vrt.count])
+    out = []
+    for j in range(b.ny):
+        for i in range(b.nx):
+            tile = pixels[:, j * TILE : (j + 1) * TILE, i * TILE : (i + 1) * TILE]
+            if tile[3].any():
+                out.append((b.x + i, b.y + j, photo_webp(np.ascontiguousarray(np.moveaxis(tile, 0, -1)))))
+    return out
+
+
 def _in_order(fn: Callable[[_Block], _T], items: Iterable[_Block], workers: int) -> Iterator[_T]:
     """``map(fn, items)`` on ``workers`` threads, in order, at most ``2 · workers`` blocks in flight."""
     if workers <= 1:
@@ -292,11 +372,17 @@ def write_pmtiles(
     max_zoom: int | None = None,
     block: int = 8,
     workers: int | None = None,
+    photo: bool = False,
 ) -> TileArchive:
     """Write the land-cover COG ``landcover`` as a PMTiles archive ``out`` (atomically).
 
+    With ``photo``, ``landcover`` is an orthophoto (its first three bands red, green, blue;
+    a mosaic VRT of dalles will do) drawn under the land cover: tiles are resampled
+    bilinearly and stored as lossy WebP, transparent outside the photo.
+
     Args:
-        landcover: a uint8 class raster (costa's COG: 0 is no data, overviews by mode).
+        landcover: a uint8 class raster (costa's COG: 0 is no data, overviews by mode), or
+            with ``photo`` an RGB(I) orthophoto.
         out: the ``.pmtiles`` file to write.
         min_zoom: the coarsest zoom (default: the one where the raster fits in about one tile).
         max_zoom: the deepest zoom (default: :func:`native_zoom` of the raster's pixel).
@@ -304,6 +390,7 @@ def write_pmtiles(
             ``2 · workers`` blocks at most in flight.
         workers: threads warping and encoding blocks (default: the CPU count, at most 8); the
             archive is the same whatever the number.
+        photo: tile an orthophoto (WebP) instead of a class map (PNG).
 
     Example:
         >>> write_pmtiles("out/demo/landcover_2024.tif", "map.pmtiles").max_zoom  # doctest: +SKIP
@@ -314,7 +401,7 @@ def write_pmtiles(
     from pmtiles.tile import Compression, TileType, zxy_to_tileid
     from pmtiles.writer import Writer
 
-    path = Path(landcover)
+    path = check_ortho(landcover) if photo else Path(landcover)
     if not path.is_file():
         raise SourceReadError(f"land-cover raster not found: {path}")
     merc, (w, s, e, n), pixel = _footprint(path)
@@ -335,9 +422,10 @@ def write_pmtiles(
     with rasterio.Env(GDAL_CACHEMAX=CACHE_MB << 20), atomic_path(out, ".pmtiles") as tmp, tmp.open("wb") as f:
         writer = Writer(f)  # type: ignore[no-untyped-call]
         try:
+            encode = _photo_tiles if photo else (lambda b: _block_tiles(b, lut))
             for z in range(low, top + 1):
                 blocks = _zoom_blocks(path, z, tile_range(merc, z), lat, block)
-                for tiles in _in_order(lambda b: _block_tiles(b, lut), blocks, threads):
+                for tiles in _in_order(encode, blocks, threads):
                     for x, y, png in tiles:
                         writer.write_tile(zxy_to_tileid(z, x, y), png)  # type: ignore[no-untyped-call]
                         count += 1
@@ -348,7 +436,7 @@ def write_pmtiles(
             raise
         writer.finalize(  # type: ignore[no-untyped-call]
             {
-                "tile_type": TileType.PNG,
+                "tile_type": TileType.WEBP if photo else TileType.PNG,
                 "tile_compression": Compression.NONE,
                 "min_lon_e7": int(w * 1e7),
                 "min_lat_e7": int(s * 1e7),
@@ -360,10 +448,12 @@ def write_pmtiles(
             },
             {
                 "name": path.stem,
-                "description": "costa land cover (16 classes), palette colours, no data transparent",
+                "description": "orthophoto, transparent outside the photo"
+                if photo
+                else "costa land cover (16 classes), palette colours, no data transparent",
                 "attribution": "costa",
-                "type": "overlay",
-                "format": "png",
+                "type": "baselayer" if photo else "overlay",
+                "format": "webp" if photo else "png",
             },
         )
     final = Path(out)

@@ -91,6 +91,16 @@ def popup(page: Any, selector: str) -> str:
     return text
 
 
+def opaque(page: Any) -> None:
+    """Slide the land cover's opacity to 100 % (it starts at 70 % over the orthophotos)."""
+    page.fill("#opacity", "100")
+    page.locator("#opacity").dispatch_event("input")
+    assert page.evaluate(
+        """() => [...document.querySelectorAll("#map .landcover-tiles")]
+        .every((l) => getComputedStyle(l).opacity === "1")"""
+    )
+
+
 def parse_fr(text: str) -> float:
     """'1\u202f234,57 ha' → 1234.57 (French thousands and decimal separators, unit after a space)."""
     return float(text.replace("\u202f", "").split(" ")[0].replace(",", "."))
@@ -122,6 +132,7 @@ def test_commune_page_in_chromium(
         page.wait_for_function(TILES_LOADED)
         assert page.evaluate("window.costaMap.tiles") and page.locator("img.leaflet-image-layer").count() == 0
         assert archive_reads and set(archive_reads) == {206}  # byte ranges, never the whole archive
+        opaque(page)
     parcels = demo["parcelles_gpkg"]
     assert page.locator("#map path.leaflet-interactive").count() == (parcels.commune == insee).sum() + 1
     assert page.locator("#map path.commune").count() == 1
@@ -162,25 +173,51 @@ def test_commune_page_in_chromium(
     page.close()
 
 
-def labels_at(path: Path, mx: np.ndarray, my: np.ndarray, overview: int | None = None) -> np.ndarray:
-    """The class of the raster (or of one of its overviews) under Web Mercator points; 0 outside."""
+def sample(
+    path: Path, mx: np.ndarray, my: np.ndarray, bands: list[int], overview: int | None = None
+) -> np.ndarray:
+    """(..., len(bands)) values of a raster (or of an overview) under Web Mercator points; 0 outside."""
     import rasterio
     from rasterio.warp import transform
 
     opts = {} if overview is None else {"overview_level": overview}
     with rasterio.open(path, **opts) as src:
-        labels = src.read(1)
+        values = src.read(bands)
         xs, ys = transform("EPSG:3857", src.crs, mx.ravel(), my.ravel())
         rows, cols = (np.asarray(v) for v in rasterio.transform.rowcol(src.transform, xs, ys))
-    inside = (rows >= 0) & (rows < labels.shape[0]) & (cols >= 0) & (cols < labels.shape[1])
-    out = np.zeros(rows.shape, np.uint8)
-    out[inside] = labels[rows[inside], cols[inside]]
-    return out.reshape(mx.shape)
+    inside = (rows >= 0) & (rows < values.shape[1]) & (cols >= 0) & (cols < values.shape[2])
+    out = np.zeros((rows.size, len(bands)), np.uint8)
+    out[inside] = values[:, rows[inside], cols[inside]].T
+    return out.reshape(*mx.shape, len(bands))
+
+
+def labels_at(path: Path, mx: np.ndarray, my: np.ndarray, overview: int | None = None) -> np.ndarray:
+    """The class of the raster (or of one of its overviews) under Web Mercator points; 0 outside."""
+    return sample(path, mx, my, [1], overview)[..., 0]
+
+
+def screen(page: Any, z: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The map's pixels at zoom ``z`` (controls hidden) and each one's Web Mercator centre (mx, my)."""
+    from costa.report.tiles import EQUATOR, TILE
+
+    hidden = ".leaflet-control-container { visibility: hidden; }"  # the pixels alone
+    hide = page.add_style_tag(content=hidden)
+    box = page.evaluate(
+        """() => { const m = window.costaMap.map, el = m.getContainer(), r = el.getBoundingClientRect();
+        const o = m.options.crs.project(m.containerPointToLatLng([0, 0]));
+        return { x: r.left + el.clientLeft, y: r.top + el.clientTop, w: el.clientWidth, h: el.clientHeight,
+                 mx: o.x, my: o.y }; }"""
+    )
+    shot = rgb(page.screenshot(clip={"x": box["x"], "y": box["y"], "width": box["w"], "height": box["h"]}))
+    hide.evaluate("style => style.remove()")
+    res = EQUATOR / (TILE * 2**z)  # Web Mercator metres per screen pixel
+    jj, ii = np.mgrid[0 : shot.shape[0], 0 : shot.shape[1]]
+    return shot, box["mx"] + (ii + 0.5) * res, box["my"] - (jj + 0.5) * res
 
 
 def test_deepest_zoom_draws_the_raster_pixels(browser: Any, demo: dict[str, Any], server: str) -> None:
     """Served, at the archive's deepest zoom the page shows the 20 cm pixels, not an upscaled overview."""
-    from costa.report.tiles import EQUATOR, TILE, read_header, rgba
+    from costa.report.tiles import read_header, rgba
 
     report = Path(demo["report"]).parent
     z = read_header(report / "carte-2024.pmtiles")["max_zoom"]
@@ -200,24 +237,16 @@ def test_deepest_zoom_draws_the_raster_pixels(browser: Any, demo: dict[str, Any]
         z,
     )
     page.wait_for_function(TILES_LOADED)
+    opaque(page)  # the class colours over the orthophoto, exact
     zooms = page.evaluate(
         """() => { const m = window.costaMap;
         const layer = Object.values(m.bases).find((l) => m.map.hasLayer(l));
         return Object.values(layer._tiles).filter((t) => t.current).map((t) => t.coords.z); }"""
     )
     assert zooms and set(zooms) == {z}
-    box = page.evaluate(
-        """() => { const m = window.costaMap.map, el = m.getContainer(), r = el.getBoundingClientRect();
-        const o = m.options.crs.project(m.containerPointToLatLng([0, 0]));
-        return { x: r.left + el.clientLeft, y: r.top + el.clientTop, w: el.clientWidth, h: el.clientHeight,
-                 mx: o.x, my: o.y }; }"""
-    )
-    shot = rgb(page.screenshot(clip={"x": box["x"], "y": box["y"], "width": box["w"], "height": box["h"]}))
+    shot, mx, my = screen(page, z)
     page.close()
-    res = EQUATOR / (TILE * 2**z)  # Web Mercator metres per screen pixel
-    jj, ii = np.mgrid[0 : shot.shape[0], 0 : shot.shape[1]]
-    mx, my = box["mx"] + (ii + 0.5) * res, box["my"] - (jj + 0.5) * res
-    crop = (slice(130, -40), slice(60, -60))  # away from the zoom, layer, scale and attribution controls
+    crop = (slice(130, -40), slice(60, -60))  # an inner window, away from the map's edges
     lc = demo["root"] / "landcover_2024.tif"
     full = labels_at(lc, mx, my)[crop]
     coarse = labels_at(lc, mx, my, overview=0)[crop]
@@ -324,3 +353,100 @@ def test_index_map_search_and_sort(browser: Any, demo: dict[str, Any], server: s
     page.locator("#figures").wait_for()
     assert problems == []
     page.close()
+
+
+def slide(page: Any, slider: str, value: int) -> None:
+    """Move one of the map's sliders (``#opacity``, ``#swipe``) to ``value`` as a user would."""
+    page.fill(slider, str(value))
+    page.locator(slider).dispatch_event("input")
+
+
+def test_ortho_under_the_land_cover_with_slider_and_swipe(
+    browser: Any, demo: dict[str, Any], server: str
+) -> None:
+    """Served, each vintage's orthophoto lies under the land cover: the opacity slider fades from the
+    class colours (100 %) to the photo's (0 %), and the swipe shows 2021 left of it, 2024 right."""
+    from costa.report.tiles import read_header, rgba
+
+    report = Path(demo["report"]).parent
+    for year in ("2021", "2024"):
+        head, land = (
+            read_header(report / f"ortho-{year}.pmtiles"),
+            read_header(report / f"carte-{year}.pmtiles"),
+        )
+        assert head["tile_type"].name == "WEBP"
+        assert (head["min_zoom"], head["max_zoom"]) == (land["min_zoom"], land["max_zoom"])
+    z = land["max_zoom"]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = watch(page, server)
+    reads: list[tuple[str, int]] = []
+    page.on(
+        "response",
+        lambda r: reads.append((r.url.rsplit("/", 1)[1], r.status)) if ".pmtiles" in r.url else None,
+    )
+    page.goto(f"{server}/commune-99101.html")
+    page.wait_for_function(TILES_LOADED)
+    assert page.input_value("#opacity") == "70"  # the photo shows through at first
+    page.evaluate(
+        """z => { const m = window.costaMap;
+        for (const layer of Object.values(m.others)) { m.map.removeLayer(layer); }
+        m.map.setView(m.map.getCenter(), z, { animate: false }); }""",
+        z,
+    )
+    page.wait_for_function(TILES_LOADED)
+    page.wait_for_function(TILES_LOADED.replace("landcover-tiles", "ortho-tiles"))
+    assert {n for n, _ in reads} >= {"ortho-2021.pmtiles", "ortho-2024.pmtiles", "carte-2024.pmtiles"}
+    assert {s for _, s in reads} == {206}  # byte ranges, as the land cover's
+    zs = page.evaluate(
+        """() => ["ortho0", "ortho1", "tilePane"]
+        .map((p) => +getComputedStyle(window.costaMap.map.getPane(p)).zIndex)"""
+    )
+    assert zs[0] < zs[1] < zs[2]  # the photos under the land cover, the newer above the older
+
+    def shots(opacity: int, swipe: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        slide(page, "#opacity", opacity)
+        slide(page, "#swipe", swipe)
+        return screen(page, z)
+
+    land_shot, mx, my = shots(100, 0)
+    half = shots(50, 0)[0].astype(int)
+    photo_2024 = shots(0, 0)[0].astype(int)
+    photo_2021 = shots(0, 100)[0].astype(int)
+    swiped = shots(0, 30)[0].astype(int)
+    page.close()
+    inner = (slice(10, -10), slice(10, -10))
+    classes = rgba(labels_at(demo["root"] / "landcover_2024.tif", mx, my))[..., :3].astype(int)[inner]
+    ortho = {
+        y: sample(demo["root"] / f"ortho_{y}.vrt", mx, my, [1, 2, 3]).astype(int)[inner] for y in (2021, 2024)
+    }
+    mapped = classes.any(axis=2) & ortho[2024].any(axis=2)
+    assert mapped.mean() > 0.5
+
+    def err(seen: np.ndarray, expected: np.ndarray) -> float:
+        """Mean absolute difference over the mapped pixels, in colour levels."""
+        return float(np.abs(seen[inner] - expected).mean(axis=2)[mapped].mean())
+
+    # The whole view: class colours at 100 %, the photo at 0 %, their average at 50 %.
+    assert err(land_shot.astype(int), classes) < 0.5
+    assert err(photo_2024, ortho[2024]) < 10 < 25 < err(photo_2024, classes)  # WebP and bilinear: near
+    assert err(half, (classes + ortho[2024]) / 2) < 6
+    assert err(photo_2021, ortho[2021]) < 10 < err(photo_2021, ortho[2024])
+
+    # Point by point, where the class colour and the photo's differ: the slider takes one to the other.
+    def dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.abs(a[inner] - b).max(axis=2)
+
+    far = mapped & (np.abs(classes - ortho[2024]).max(axis=2) > 60)
+    assert far.sum() > 1000
+    assert (dist(land_shot.astype(int), classes) <= 3)[far].mean() > 0.99
+    assert (dist(photo_2024, ortho[2024]) < dist(photo_2024, classes))[far].mean() > 0.99
+
+    # The swipe at 30 %: 2021 left of the handle, 2024 right of it, where the vintages differ.
+    cols = np.broadcast_to(np.arange(swiped.shape[1])[None, 10:-10], mapped.shape)
+    handle = 0.3 * swiped.shape[1]
+    changed = mapped & (np.abs(ortho[2021] - ortho[2024]).max(axis=2) > 60)
+    nearer_2021 = dist(swiped, ortho[2021]) < dist(swiped, ortho[2024])
+    left, right = changed & (cols < handle - 2), changed & (cols > handle + 2)
+    assert left.sum() > 100 and right.sum() > 100
+    assert nearer_2021[left].mean() > 0.95 and (~nearer_2021[right]).mean() > 0.95
+    assert problems == []

@@ -160,9 +160,8 @@ def test_page_escapes_text_and_lists_the_16_classes(pages: list[Any]) -> None:
 
 def test_cli_zan_report(demo: dict[str, Any], tmp_path: Path) -> None:
     root = demo["root"]
-    res = costa(
-        "zan", "report", root / "zan.gpkg", "--landcover", root / "landcover_2024.tif", "--out", tmp_path
-    )
+    lc, ortho = root / "landcover_2024.tif", root / "ortho_2024.vrt"
+    res = costa("zan", "report", root / "zan.gpkg", "--landcover", lc, "--ortho", ortho, "--out", tmp_path)
     assert res.returncode == 0, res.stderr
     assert f"wrote {tmp_path / 'index.html'}" in res.stdout
     csv = (tmp_path / "commune-99101-parcelles.csv").read_text().splitlines()
@@ -170,7 +169,10 @@ def test_cli_zan_report(demo: dict[str, Any], tmp_path: Path) -> None:
     assert len(csv) == 1 + (parcelles.commune == "99101").sum()
     html = (tmp_path / "commune-99101.html").read_text()
     assert 'href="commune-99101-parcelles.csv"' in html and "2021 (ha)" not in html  # one vintage only
-    assert [p.name for p in tmp_path.glob("*.pmtiles")] == ["carte-2024.pmtiles"]  # the map, automatically
+    assert sorted(p.name for p in tmp_path.glob("*.pmtiles")) == ["carte-2024.pmtiles", "ortho-2024.pmtiles"]
+    assert (
+        '"photos": [{"label": "2024", "max_zoom": 19, "min_zoom": 17, "url": "ortho-2024.pmtiles"}]' in html
+    )
 
 
 def test_cli_zan_report_errors(demo: dict[str, Any], tmp_path: Path) -> None:
@@ -191,6 +193,51 @@ def test_cli_zan_report_errors(demo: dict[str, Any], tmp_path: Path) -> None:
         "is a file; give a folder",
     )
     assert not (tmp_path / "r").exists()
+    ortho = root / "ortho_2024.vrt"
+    assert_clean_error(
+        costa(
+            "zan",
+            "report",
+            root / "zan.gpkg",
+            "--landcover",
+            lc,
+            "--ortho-before",
+            ortho,
+            "-o",
+            tmp_path / "r",
+        ),
+        "--ortho-before is the mosaic of --landcover-before: give both",
+    )
+    assert_clean_error(
+        costa(
+            "zan",
+            "report",
+            root / "zan.gpkg",
+            "--landcover",
+            lc,
+            "--ortho",
+            ortho,
+            "--no-tiles",
+            "-o",
+            tmp_path / "r",
+        ),
+        "drop --no-tiles",
+    )
+    assert_clean_error(
+        costa(
+            "zan",
+            "report",
+            root / "zan.gpkg",
+            "--landcover",
+            lc,
+            "--ortho",
+            lc.with_suffix(".vrt"),
+            "-o",
+            tmp_path / "r",
+        ),
+        "orthophoto not found",
+    )
+    assert not (tmp_path / "r").exists()  # refused before any work
 
 
 def test_build_report_refuses_a_raster_elsewhere(demo: dict[str, Any], tmp_path: Path) -> None:

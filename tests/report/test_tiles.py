@@ -15,8 +15,18 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.warp import transform, transform_bounds
 
-from costa.errors import OptionError, SourceReadError
-from costa.report.tiles import EQUATOR, TILE, read_header, rgba, rgba_png, tile_range, write_pmtiles
+from costa.errors import OptionError, SourceError, SourceReadError
+from costa.report.tiles import (
+    EQUATOR,
+    TILE,
+    check_ortho,
+    photo_webp,
+    read_header,
+    rgba,
+    rgba_png,
+    tile_range,
+    write_pmtiles,
+)
 from tests.conftest import assert_clean_error, costa, write_raster
 
 
@@ -28,21 +38,24 @@ def decode(png: bytes) -> np.ndarray:
             return np.moveaxis(src.read(), 0, -1)
 
 
-def tile_labels(src: Any, z: int, x: int, y: int, overview: int | None = None) -> np.ndarray:
-    """The class under each pixel centre of tile (z, x, y), read from the raster (or an overview)."""
+def tile_labels(
+    src: Any, z: int, x: int, y: int, overview: int | None = None, bands: tuple[int, ...] = (1,)
+) -> np.ndarray:
+    """The class under each pixel centre of tile (z, x, y), read from the raster (or an overview);
+    with ``bands``, those bands' values, (TILE, TILE, len(bands))."""
     size = EQUATOR / 2**z
     jj, ii = np.mgrid[0:TILE, 0:TILE]
     mx = -EQUATOR / 2 + x * size + (ii + 0.5) * size / TILE
     my = EQUATOR / 2 - y * size - (jj + 0.5) * size / TILE
     xs, ys = transform("EPSG:3857", src.crs, mx.ravel(), my.ravel())
     with rasterio.open(src.name, **({} if overview is None else {"overview_level": overview})) as ds:
-        labels = ds.read(1)
+        values = ds.read(list(bands))
         rows, cols = rasterio.transform.rowcol(ds.transform, xs, ys)
     rows, cols = np.asarray(rows), np.asarray(cols)
-    inside = (rows >= 0) & (rows < labels.shape[0]) & (cols >= 0) & (cols < labels.shape[1])
-    out = np.zeros(rows.shape, np.uint8)
-    out[inside] = labels[rows[inside], cols[inside]]
-    return out.reshape(TILE, TILE)
+    inside = (rows >= 0) & (rows < values.shape[1]) & (cols >= 0) & (cols < values.shape[2])
+    out = np.zeros((rows.size, len(bands)), np.uint8)
+    out[inside] = values[:, rows[inside], cols[inside]].T
+    return out.reshape(TILE, TILE, len(bands)) if len(bands) > 1 else out.reshape(TILE, TILE)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +101,54 @@ def test_coarse_zooms_come_from_the_overviews(archive: Path) -> None:
         x0, y0, _, _ = tile_range((mx[0], my[0], mx[0], my[0]), z)
         tile = decode(reader.get(z, x0, y0))  # type: ignore[no-untyped-call]
     assert tile[..., 3].any() and set(np.unique(tile[..., 3])) <= {0, 255}  # classes opaque, no data clear
+
+
+def test_ortho_archive_is_the_photo_at_the_land_cover_zooms(archive: Path, demo: dict[str, Any]) -> None:
+    """The orthophoto's archive: WebP tiles at the land cover's zooms, showing the photo's colours."""
+    ortho = Path(demo["report"]).parent / "ortho-2024.pmtiles"
+    head, land = read_header(ortho), read_header(archive)
+    assert head["tile_type"] == TileType.WEBP
+    assert (head["min_zoom"], head["max_zoom"]) == (land["min_zoom"], land["max_zoom"])
+    with rasterio.open(demo["root"] / "ortho_2024.vrt") as src, ortho.open("rb") as f:
+        reader = Reader(MmapSource(f))  # type: ignore[no-untyped-call]
+        z = head["max_zoom"]
+        x0, y0, x1, y1 = tile_range(transform_bounds(src.crs, "EPSG:3857", *src.bounds), z)
+        x, y = (x0 + x1) // 2, (y0 + y1) // 2
+        webp = reader.get(z, x, y)  # type: ignore[no-untyped-call]
+        assert webp[8:12] == b"WEBP"
+        got = decode(webp).astype(int)
+        photo = tile_labels(src, z, x, y, bands=(1, 2, 3)).astype(int)
+    assert got.shape[:2] == (TILE, TILE) and (got[..., 3:] == 255).all()  # opaque (WebP drops full alpha)
+    err = np.abs(got[..., :3] - photo).mean()
+    assert err < 8  # lossy WebP, bilinear: near the photo...
+    assert np.abs(got[..., :3] - np.roll(photo, 40, axis=(0, 1))).mean() > 2 * err  # ...and not elsewhere
+
+
+def test_photo_webp_keeps_alpha() -> None:
+    pixels = np.zeros((32, 32, 4), np.uint8)
+    pixels[:, :16] = (200, 120, 40, 255)  # left half an opaque colour, right half transparent
+    got = decode(photo_webp(pixels)).astype(int)
+    assert (got[:, :16, 3] == 255).all() and (got[:, 16:, 3] == 0).all()
+    assert np.abs(got[4:-4, 2:12, :3] - (200, 120, 40)).max() <= 8
+
+
+def test_check_ortho(tmp_path: Path) -> None:
+    rgb = write_raster(tmp_path / "rgb.tif", np.full((3, 64, 64), 90, np.uint8))
+    assert check_ortho(rgb) == rgb
+    with pytest.raises(SourceReadError, match="orthophoto not found"):
+        check_ortho(tmp_path / "missing.tif")
+    grey = write_raster(tmp_path / "grey.tif", np.full((1, 64, 64), 90, np.uint8))
+    with pytest.raises(SourceError, match="1 uint8 band"):
+        write_pmtiles(grey, tmp_path / "o.pmtiles", photo=True)
+    deep = write_raster(tmp_path / "deep.tif", np.full((3, 64, 64), 900, np.uint16))
+    with pytest.raises(SourceError, match="3 uint16 band"):
+        check_ortho(deep)
+    flat = write_raster(tmp_path / "flat.tif", np.full((3, 64, 64), 90, np.uint8), crs=None)
+    with pytest.raises(SourceError, match="no CRS"):
+        check_ortho(flat)
+    (tmp_path / "text.tif").write_text("x")
+    with pytest.raises(SourceReadError, match="not a raster GDAL can read"):
+        check_ortho(tmp_path / "text.tif")
 
 
 def test_same_archive_whatever_the_threads(tmp_path: Path) -> None:

@@ -58,3 +58,48 @@ const parcelLayer = (geojson, communeName) => L.geoJSON(geojson, {
     ]), { maxWidth: 420 });
   },
 });
+// The orthophotos under the land cover (served only: PMTiles read by byte ranges, each vintage in
+// its own pane below the land cover's), a slider for the land cover's opacity (70 % at first, the
+// photo showing through) and, with two vintages, a swipe: the older photo left of the handle, the
+// newer one right of it. Without photos, no control: the land cover stays opaque.
+const orthoControls = (map, bases) => {
+  const photos = {};
+  const list = useTiles && data.photos ? data.photos : [];
+  if (!list.length) { return photos; }
+  list.forEach((t, i) => {
+    map.createPane("ortho" + i).style.zIndex = 150 + i;  // under the tile pane (200)
+    photos["Ortho-photo " + t.label] = pmtiles.leafletRasterLayer(new pmtiles.PMTiles(t.url), {
+      pane: "ortho" + i, minNativeZoom: t.min_zoom, maxNativeZoom: t.max_zoom, maxZoom: 22, className: "ortho-tiles",
+    }).addTo(map);
+  });
+  const box = L.DomUtil.create("div", "leaflet-bar ortho-control");
+  L.DomEvent.disableClickPropagation(box);
+  L.DomEvent.disableScrollPropagation(box);
+  const slider = (id, text, value) => {
+    const label = L.DomUtil.create("label", "", box);
+    label.textContent = text;
+    const input = L.DomUtil.create("input", "", label);
+    Object.assign(input, { type: "range", id, min: 0, max: 100, value });
+    return input;
+  };
+  const opacity = slider("opacity", "Opacité de l'occupation du sol", 70);
+  const fade = () => { for (const l of Object.values(bases)) { l.setOpacity(opacity.value / 100); } };
+  opacity.addEventListener("input", fade);
+  fade();
+  if (list.length === 2) {
+    const swipe = slider("swipe", "Ortho-photo " + list[0].label + " ◀ ▶ " + list[1].label, 50);
+    const top = map.getPane("ortho1");
+    const clip = () => {
+      const nw = map.containerPointToLayerPoint([0, 0]);
+      const se = map.containerPointToLayerPoint(map.getSize());
+      const x = nw.x + (se.x - nw.x) * swipe.value / 100;
+      top.style.clip = "rect(" + nw.y + "px, " + se.x + "px, " + se.y + "px, " + x + "px)";
+    };
+    swipe.addEventListener("input", clip);
+    map.on("move zoomend resize", clip);
+    map.whenReady(clip);
+  }
+  const Control = L.Control.extend({ onAdd: () => box });
+  new Control({ position: "bottomleft" }).addTo(map);
+  return photos;
+};
