@@ -276,8 +276,14 @@ def test_map_of_every_commune(browser: Any, demo: dict[str, Any], server: str, o
     if origin == "file":
         page.locator("img.leaflet-image-layer").wait_for()
         assert page.evaluate("[...window.costaMap.loaded]") == []  # a file:// page fetches nothing
+        assert page.locator("#opacity").count() == 0  # no photo to fade to: no slider
     else:
         page.wait_for_function(TILES_LOADED)
+        assert page.evaluate("Object.keys(window.costaMap.photos)") == [
+            "Ortho-photo 2021",
+            "Ortho-photo 2024",
+        ]
+        assert page.input_value("#opacity") == "70" and page.input_value("#swipe") == "50"
         page.evaluate("window.costaMap.map.setZoom(17, { animate: false })")
         page.wait_for_function(f"() => window.costaMap.loaded.size === {len(communes)}")
         n = len(demo["parcelles_gpkg"])
