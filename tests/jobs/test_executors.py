@@ -6,7 +6,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from costa.errors import SourceReadError
+from costa.jobs import executors
 from costa.jobs.executors import Executor, drive
 from costa.jobs.manifest import Manifest
 from costa.jobs.worker import ChunkResult
@@ -28,9 +31,11 @@ class _Scripted(Executor):
 
     def next(self) -> tuple[Any, ChunkResult | BaseException]:
         task = self.queue.popleft()
-        if self.script[task.name].pop(0) == "fail":
+        outcome = self.script[task.name].pop(0)
+        if outcome == "fail":
             return task, SourceReadError(f"cannot read {task.name}.tif: truncated")
-        return task, ChunkResult(task.name, "0" * 64, 0.1, 4096, 1, 0, "cpu", "w1", 100.0)
+        degraded = ("n.tif",) if outcome == "degraded" else ()
+        return task, ChunkResult(task.name, "0" * 64, 0.1, 4096, 1, 0, "cpu", "w1", 100.0, degraded=degraded)
 
 
 class _Task:
@@ -38,18 +43,28 @@ class _Task:
         self.name, self.chunk = name, Chunk(0, Box(0, 0, 32, 32), Box(0, 0, 32, 32), ())
 
 
-def test_drive_retries_then_marks_failed_and_counts(tmp_path: Path) -> None:
-    ex = _Scripted({"a": ["ok"], "b": ["fail", "ok"], "c": ["fail", "fail", "fail"]})
+def test_drive_retries_then_marks_failed_and_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure is retried, a chunk with a neighbour unreadable too; the last attempt's outcome stands."""
+    monkeypatch.setattr(executors, "BACKOFF_S", 0.01)
+    ex = _Scripted(
+        {
+            "a": ["ok"],
+            "b": ["fail", "ok"],
+            "c": ["fail", "fail", "fail"],
+            "d": ["degraded", "ok"],
+            "e": ["degraded"] * 2,
+        }
+    )
     seen: list[str] = []
     with Manifest(tmp_path) as man:
-        run = man.start_run(["a", "b", "c"])
+        run = man.start_run(list("abcde"))
         stats = drive(
             ex,
-            [_Task(n) for n in "abc"],  # type: ignore[misc]
+            [_Task(n) for n in "abcde"],  # type: ignore[misc]
             man=man,
             run=run,
             retries=1,
-            total=3,
+            total=5,
             finished=0,
             progress=None,
             warn=seen.append,
@@ -59,7 +74,9 @@ def test_drive_retries_then_marks_failed_and_counts(tmp_path: Path) -> None:
         "a": ("done", 1, None),
         "b": ("done", 2, None),
         "c": ("failed", 2, "cannot read c.tif: truncated"),
+        "d": ("done", 2, None),
+        "e": ("done", 2, "context incomplete: n.tif unreadable"),  # degraded: a rerun redoes it
     }
-    assert (stats.computed, stats.retried, stats.model_px, stats.computed_px) == (2, 2, 8192, 2048)
+    assert (stats.computed, stats.retried, stats.model_px, stats.computed_px) == (4, 4, 16384, 4096)
     assert seen == ["chunk c failed after 2 attempt(s): cannot read c.tif: truncated"]
     assert ex.max_inflight <= ex.slots

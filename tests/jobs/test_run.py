@@ -25,6 +25,7 @@ from costa.models.zoo import demo_model_path
 from costa.nomenclature import by_code
 from tests.conftest import assert_clean_error, costa
 from tests.jobs.conftest import S3, DaskProcesses, Slurm
+from tests.jobs.proxy import StoreProxy
 
 DALLE = 640
 OPTS = ["--tile", "512", "--halo", "128"]
@@ -140,7 +141,7 @@ def test_a_large_raster_is_cut_along_the_national_grid(tmp_path: Path) -> None:
     assert report.as_dict()["chunks"]["done"] == 2
 
 
-def run_cli_job(src: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
+def run_cli_job(src: Path | str, out: Path | str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -432,3 +433,86 @@ def test_a_worker_of_a_scheduler_killed_mid_job_loses_nothing(
     assert proc.returncode == 0, stderr
     assert all(s == "done" for s, _, _ in manifest(out).values())
     assert np.array_equal(mosaic(out), job_ref)
+
+
+def s3_job(terr: Territory, s3: S3, state: Path, **kw: object) -> Job:
+    """The 3 × 3 dalles read from the store and their map written back to it."""
+    s3.upload(dalles(terr), "dalles")
+    return Job(
+        {"main": "s3://costa/dalles/"},
+        demo_model_path(),
+        "s3://costa/out/",
+        options=OPTIONS,
+        state=state,
+        **kw,
+    )
+
+
+def test_a_store_answering_503_and_slowly_is_retried(
+    terr: Territory, job_ref: np.ndarray, s3: S3, flaky_s3: StoreProxy, tmp_path: Path
+) -> None:
+    """Every third request answered 503 SlowDown, each delayed 20 ms: nothing fails, nothing differs."""
+    job = s3_job(terr, s3, tmp_path / "state", workers=2)
+    flaky_s3.down()
+    flaky_s3.fail_every, flaky_s3.delay = 3, 0.02
+    flaky_s3.up()
+    report = run_job(job)
+    assert flaky_s3.failed > 50
+    assert (report.chunks.done, report.chunks.failed, report.chunks.retried) == (9, 0, 0)
+    with rasterio.Env(AWS_S3_ENDPOINT=s3.endpoint), rasterio.open("/vsis3/costa/out/landcover.vrt") as ds:
+        assert np.array_equal(ds.read(1), job_ref)
+
+
+def test_a_store_restarting_mid_job_does_not_stop_it(
+    terr: Territory, job_ref: np.ndarray, s3: S3, flaky_s3: StoreProxy, tmp_path: Path
+) -> None:
+    """The store goes away for 3 s (connections cut, port closed) after the first COG: the job completes."""
+    s3.upload(dalles(terr), "dalles")
+    proc = run_cli_job("s3://costa/dalles/", "s3://costa/out/", "--state", str(tmp_path / "state"))
+    wait_for_done(tmp_path / "state", 1, proc)
+    flaky_s3.down()
+    time.sleep(3)
+    flaky_s3.up()
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert all(s == "done" for s, _, _ in manifest(tmp_path / "state").values())
+    with rasterio.Env(AWS_S3_ENDPOINT=s3.endpoint), rasterio.open("/vsis3/costa/out/landcover.vrt") as ds:
+        assert np.array_equal(ds.read(1), job_ref)
+
+
+def test_a_job_killed_during_an_upload_leaves_no_partial_object_and_resumes(
+    terr: Territory, job_ref: np.ndarray, s3: S3, flaky_s3: StoreProxy, tmp_path: Path
+) -> None:
+    """kill -9 while a COG is being put (uploads slowed to 8 kB/s): no object under its key.
+
+    The rerun redoes only the chunks not done, and the map equals the uninterrupted run's.
+    """
+    s3.upload(dalles(terr), "dalles")
+    flaky_s3.down()
+    flaky_s3.put_rate = 8192
+    flaky_s3.up()
+    state = tmp_path / "state"
+    proc = run_cli_job("s3://costa/dalles/", "s3://costa/out/", "--state", str(state))
+    t0 = time.monotonic()
+    while not (
+        cut := [line[6:] for line in flaky_s3.log if line.startswith("start ") and line.endswith(".tif")]
+    ):
+        assert proc.poll() is None and time.monotonic() - t0 < 120, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    key = cut[0].removeprefix("/costa/out/")
+    assert f"done {cut[0]}" not in flaky_s3.log  # killed mid-PUT
+    stored = s3.objects("out")
+    assert key not in stored
+    done = {n for n, (s, _, _) in manifest(state).items() if s == "done"}
+    assert {k.removesuffix(".tif") for k in stored if k.endswith(".tif")} == done  # every COG there is whole
+    flaky_s3.down()
+    flaky_s3.put_rate = 0
+    flaky_s3.up()
+    rerun = run_cli_job("s3://costa/dalles/", "s3://costa/out/", "--state", str(state))
+    _, stderr = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, stderr
+    assert f"({9 - len(done)} computed, {len(done)} already done and verified)" in stderr
+    with rasterio.Env(AWS_S3_ENDPOINT=s3.endpoint), rasterio.open("/vsis3/costa/out/landcover.vrt") as ds:
+        assert np.array_equal(ds.read(1), job_ref)
