@@ -75,7 +75,14 @@ def watch(page: Any, server: str) -> list[str]:
         "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
     )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on(  # a fetch the page cancels itself (tiles of a zoom left) is not a failure
+        "requestfailed",
+        lambda r: (
+            None
+            if r.failure == "net::ERR_ABORTED"
+            else problems.append(f"request failed: {r.url} {r.failure}")
+        ),
+    )
     page.on("request", lambda r: None if r.url.startswith(local) else problems.append(f"went out: {r.url}"))
     return problems
 
