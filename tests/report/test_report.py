@@ -194,49 +194,14 @@ def test_cli_zan_report_errors(demo: dict[str, Any], tmp_path: Path) -> None:
     )
     assert not (tmp_path / "r").exists()
     ortho = root / "ortho_2024.vrt"
-    assert_clean_error(
-        costa(
-            "zan",
-            "report",
-            root / "zan.gpkg",
-            "--landcover",
-            lc,
-            "--ortho-before",
-            ortho,
-            "-o",
-            tmp_path / "r",
-        ),
-        "--ortho-before is the mosaic of --landcover-before: give both",
-    )
-    assert_clean_error(
-        costa(
-            "zan",
-            "report",
-            root / "zan.gpkg",
-            "--landcover",
-            lc,
-            "--ortho",
-            ortho,
-            "--no-tiles",
-            "-o",
-            tmp_path / "r",
-        ),
-        "drop --no-tiles",
-    )
-    assert_clean_error(
-        costa(
-            "zan",
-            "report",
-            root / "zan.gpkg",
-            "--landcover",
-            lc,
-            "--ortho",
-            lc.with_suffix(".vrt"),
-            "-o",
-            tmp_path / "r",
-        ),
-        "orthophoto not found",
-    )
+    refused = [
+        (["--ortho-before", ortho], "--ortho-before is the mosaic of --landcover-before: give both"),
+        (["--ortho", ortho, "--no-tiles"], "drop --no-tiles"),
+        (["--ortho", lc.with_suffix(".vrt")], "orthophoto not found"),
+    ]
+    for extra, line in refused:
+        res = costa("zan", "report", root / "zan.gpkg", "--landcover", lc, *extra, "-o", tmp_path / "r")
+        assert_clean_error(res, line)
     assert not (tmp_path / "r").exists()  # refused before any work
 
 
